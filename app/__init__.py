@@ -1,0 +1,8 @@
+"""Gatehouse core: Qt-free. Runs headless; the UI is one adapter of many."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("gatehouse")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+src"

@@ -1,0 +1,1 @@
+"""SQLAlchemy 2.x tables, repositories, Alembic migrations and the writer thread."""

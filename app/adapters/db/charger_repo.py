@@ -1,0 +1,114 @@
+"""Charger facts: the ChargerStore port on the writer thread, plus the start-up read."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, insert, select, update
+
+from app.adapters.db import tables as t
+from app.adapters.db.writer import DbWriter
+from app.domain.charging import (
+    ChargerIdentity,
+    ChargerState,
+    ConnectorState,
+    ConnectorStatus,
+    RegistrationStatus,
+)
+from app.domain.site import OcppVersion
+
+_NEW_CHARGER = {"configured": 0, "label": "", "connector_count": 0, "max_power_w": 22000,
+                "vendor": "", "model": "", "serial": "", "firmware": "", "remote": "",
+                "online": 0}
+
+
+def _upsert_charger(conn: Connection, charger_id: str, **values) -> None:
+    if conn.execute(
+        update(t.chargers).where(t.chargers.c.id == charger_id).values(**values)
+    ).rowcount:
+        return
+    conn.execute(insert(t.chargers).values({**_NEW_CHARGER, **values, "id": charger_id}))
+
+
+class SqlChargerStore:
+    """Every method queues its write and returns at once (handlers must not block)."""
+
+    def __init__(self, writer: DbWriter) -> None:
+        self._writer = writer
+
+    def record_connection(self, charger_id: str, version: OcppVersion, remote: str,
+                          at: datetime) -> None:
+        def job(conn: Connection) -> None:
+            _upsert_charger(conn, charger_id, ocpp_version=str(version), remote=remote,
+                            last_seen=at, online=1)
+        self._writer.enqueue(job)
+
+    def record_boot(self, charger_id: str, identity: ChargerIdentity,
+                    registration: RegistrationStatus, at: datetime) -> None:
+        def job(conn: Connection) -> None:
+            _upsert_charger(conn, charger_id, vendor=identity.vendor[:64],
+                            model=identity.model[:64], serial=identity.serial[:64],
+                            firmware=identity.firmware[:64], registration=str(registration),
+                            last_boot=at, last_seen=at)
+        self._writer.enqueue(job)
+
+    def record_seen(self, charger_id: str, at: datetime) -> None:
+        def job(conn: Connection) -> None:
+            conn.execute(update(t.chargers).where(t.chargers.c.id == charger_id)
+                         .values(last_seen=at))
+        self._writer.enqueue(job)
+
+    def record_status(self, charger_id: str, connector_id: int, status: ConnectorStatus,
+                      error_code: str, at: datetime, charger_time: datetime | None) -> None:
+        def job(conn: Connection) -> None:
+            _upsert_charger(conn, charger_id, last_seen=at)
+            values = {"status": str(status), "error_code": error_code[:64], "since": at}
+            if not conn.execute(
+                update(t.connectors)
+                .where(t.connectors.c.charger_id == charger_id,
+                       t.connectors.c.connector_id == connector_id)
+                .values(values)
+            ).rowcount:
+                conn.execute(insert(t.connectors).values(
+                    charger_id=charger_id, connector_id=connector_id, **values))
+            conn.execute(insert(t.status_changes).values(
+                charger_id=charger_id, connector_id=connector_id, status=str(status),
+                error_code=error_code[:64], at=at, charger_time=charger_time))
+        self._writer.enqueue(job)
+
+    def record_disconnect(self, charger_id: str, at: datetime) -> None:
+        def job(conn: Connection) -> None:
+            conn.execute(update(t.chargers).where(t.chargers.c.id == charger_id)
+                         .values(online=0))
+        self._writer.enqueue(job)
+
+
+def load_chargers(conn: Connection) -> list[ChargerState]:
+    """Every charger ever seen or configured, as last known, all offline (nobody is connected
+    at start-up)."""
+    conns: dict[str, dict[int, ConnectorState]] = {}
+    for r in conn.execute(select(t.connectors)):
+        try:
+            status = ConnectorStatus(r.status)
+        except ValueError:
+            status = ConnectorStatus.UNKNOWN
+        conns.setdefault(r.charger_id, {})[r.connector_id] = ConnectorState(
+            r.connector_id, status, r.error_code, r.since)
+    result = []
+    for r in conn.execute(select(t.chargers).order_by(t.chargers.c.id)):
+        result.append(ChargerState(
+            id=r.id,
+            ocpp_version=OcppVersion(r.ocpp_version) if r.ocpp_version else None,
+            online=False,
+            registration=RegistrationStatus(r.registration) if r.registration else None,
+            identity=ChargerIdentity(r.vendor, r.model, r.serial, r.firmware),
+            last_seen=r.last_seen,
+            remote=r.remote,
+            connectors=conns.get(r.id, {}),
+        ))
+    return result
+
+
+def mark_all_offline(conn: Connection) -> None:
+    """At start-up and clean shutdown: no charger is connected to a process that is not up."""
+    conn.execute(update(t.chargers).values(online=0))

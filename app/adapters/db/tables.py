@@ -1,0 +1,133 @@
+"""Table definitions (SQLAlchemy Core). Migrations in migrations/versions mirror them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from app.adapters.db.types import UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+site = Table(
+    "site", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("currency", String(3), nullable=False, default="EUR"),
+    Column("timezone", String(64), nullable=False, default="UTC"),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+zones = Table(
+    "zones", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("capacity", Integer, nullable=False, default=0),
+)
+
+chargers = Table(
+    "chargers", metadata,
+    Column("id", String(128), primary_key=True),
+    # False for chargers that connected on their own and are not configured in the site.
+    Column("configured", Integer, nullable=False, default=0),
+    Column("label", String(200), nullable=False, default=""),
+    Column("ocpp_version", String(8)),
+    Column("connector_count", Integer, nullable=False, default=0),
+    Column("max_power_w", Integer, nullable=False, default=22000),
+    Column("vendor", String(64), nullable=False, default=""),
+    Column("model", String(64), nullable=False, default=""),
+    Column("serial", String(64), nullable=False, default=""),
+    Column("firmware", String(64), nullable=False, default=""),
+    Column("registration", String(16)),
+    Column("remote", String(128), nullable=False, default=""),
+    Column("last_seen", UtcDateTime),
+    Column("last_boot", UtcDateTime),
+    Column("online", Integer, nullable=False, default=0),
+)
+
+connectors = Table(
+    "connectors", metadata,
+    Column("charger_id", String(128), ForeignKey("chargers.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("connector_id", Integer, primary_key=True),
+    Column("status", String(16), nullable=False, default="Unknown"),
+    Column("error_code", String(64), nullable=False, default="NoError"),
+    Column("since", UtcDateTime),
+)
+
+status_changes = Table(
+    "status_changes", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("charger_id", String(128), nullable=False),
+    Column("connector_id", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("error_code", String(64), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("charger_time", UtcDateTime),
+    Index("ix_status_changes_charger_at", "charger_id", "at"),
+)
+
+cameras = Table(
+    "cameras", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("source", Text, nullable=False, default=""),
+)
+
+barriers = Table(
+    "barriers", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("driver", String(32), nullable=False, default="sim"),
+    Column("settings", JSON, nullable=False, default=dict),
+)
+
+bays = Table(
+    "bays", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("label", String(64), nullable=False),
+    Column("zone_id", String(64), ForeignKey("zones.id"), nullable=False),
+    Column("charger_id", String(128), ForeignKey("chargers.id")),
+    Column("connector_id", Integer),
+    Column("camera_id", String(64), ForeignKey("cameras.id")),
+    Column("x", Float, nullable=False, default=0.0),
+    Column("y", Float, nullable=False, default=0.0),
+)
+
+lanes = Table(
+    "lanes", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("zone_id", String(64), ForeignKey("zones.id"), nullable=False),
+    Column("direction", String(8), nullable=False),
+    Column("camera_id", String(64), ForeignKey("cameras.id")),
+    Column("barrier_id", String(64), ForeignKey("barriers.id")),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(200), nullable=False, default=""),
+    Column("details", JSON, nullable=False, default=dict),
+)

@@ -1,0 +1,131 @@
+"""`gatehouse ...` command line. The GUI entry (ui.launcher) uses the same parser."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from app import __version__
+from app.config import DEFAULT_OCPP_PORT, Settings
+from app.logging_setup import configure
+
+log = logging.getLogger("gatehouse")
+
+
+def _common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """Options accepted before and after the subcommand (`gatehouse --demo serve` too)."""
+    d = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--demo", action="store_true", default=d if suppress else False,
+                        help="run the demo site on simulated chargers, cameras and barriers")
+    parser.add_argument("--data-dir", type=Path, default=d, metavar="DIR",
+                        help="folder for the database, evidence and settings")
+    parser.add_argument("--db-url", default=d, metavar="URL",
+                        help="SQLAlchemy URL, e.g. postgresql://... (default: SQLite in DIR)")
+    parser.add_argument("--ocpp-host", default=d, metavar="HOST",
+                        help="OCPP listen address (default 0.0.0.0; 127.0.0.1 in demo)")
+    parser.add_argument("--ocpp-port", type=int, default=d, metavar="PORT",
+                        help=f"OCPP listen port (default {DEFAULT_OCPP_PORT}; 0 picks a free one)")
+    parser.add_argument("--log-dir", type=Path, default=d, metavar="DIR",
+                        help="folder for the rotating log file")
+    parser.add_argument("--json-logging", action="store_true",
+                        default=d if suppress else False,
+                        help="write one JSON object per log line")
+    parser.add_argument("--log-level", default=d, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--sim-speed", type=float, default=d, metavar="X",
+                        help="demo simulation speed (1 = real time)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gatehouse",
+        description="Gatehouse console: parking access and EV charging in one system.",
+    )
+    parser.add_argument("--version", action="version", version=f"gatehouse {__version__}")
+    _common(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = sub.add_parser("serve", help="run the central system (the console, or --headless)")
+    _common(serve, suppress=True)
+    serve.add_argument("--headless", action="store_true",
+                       help="no window: run the core as a service")
+    serve.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                       help="stop by itself after SECONDS (tests, demos)")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    s = Settings(demo=bool(args.demo), json_logging=bool(args.json_logging))
+    if args.data_dir is not None:
+        s.data_dir = args.data_dir.expanduser().resolve()
+    if args.db_url:
+        s.db_url = args.db_url
+    if args.ocpp_host:
+        s.ocpp_host = args.ocpp_host
+    if args.ocpp_port is not None:
+        s.ocpp_port = args.ocpp_port
+    if args.log_dir is not None:
+        s.log_dir = args.log_dir
+    if args.log_level:
+        s.log_level = args.log_level
+    if args.sim_speed:
+        s.sim_speed = args.sim_speed
+    return s
+
+
+def setup_logging(settings: Settings) -> None:
+    configure(log_dir=settings.resolved_log_dir, json_lines=settings.json_logging,
+              level=settings.log_level)
+
+
+async def serve_headless(settings: Settings, duration: float | None = None) -> int:
+    from app.bootstrap import build_core
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # Windows
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+    core = await build_core(settings)
+    try:
+        await core.start()
+        log.info("gatehouse %s running headless, OCPP at %s", __version__, core.ocpp_url,
+                 extra={"event": "ready", "ocpp_url": core.ocpp_url,
+                        "ocpp_port": core.ocpp_server.port})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=duration)
+        log.info("shutting down", extra={"event": "shutdown"})
+    finally:
+        await core.stop()
+    return 0
+
+
+def run_command(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    setup_logging(settings)
+    if args.command == "serve":
+        try:
+            return asyncio.run(serve_headless(settings, args.duration))
+        except OSError as exc:  # typically: the OCPP port is taken
+            log.error("cannot start: %s", exc, extra={"event": "start_failed"})
+            return 2
+    raise SystemExit(f"unknown command {args.command!r}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for everything that needs no window."""
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        print("gatehouse: the console window needs the ui package; use `gatehouse serve "
+              "--headless` for the service", file=sys.stderr)
+        return 2
+    return run_command(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

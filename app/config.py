@@ -1,0 +1,60 @@
+"""Settings of one run: where data lives, where the OCPP server listens, demo or not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "gatehouse"
+DEFAULT_OCPP_PORT = 9000
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def default_log_dir() -> Path:
+    return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+
+
+@dataclass(slots=True)
+class Settings:
+    demo: bool = False
+    data_dir: Path = field(default_factory=default_data_dir)
+    db_url: str | None = None
+    # None: 127.0.0.1 in demo mode (nothing on the LAN should reach a demo), else 0.0.0.0.
+    ocpp_host: str | None = None
+    ocpp_port: int = DEFAULT_OCPP_PORT
+    log_dir: Path | None = None
+    json_logging: bool = False
+    log_level: str = "INFO"
+    heartbeat_interval_s: int = 60
+    unknown_charger_policy: str = "accept"
+    # None: simulated chargers run exactly when in demo mode.
+    simulate_chargers: bool | None = None
+    # Demo simulation speed: 1.0 is real time; tests and training can speed it up.
+    sim_speed: float = 1.0
+
+    @property
+    def resolved_ocpp_host(self) -> str:
+        if self.ocpp_host:
+            return self.ocpp_host
+        return "127.0.0.1" if self.demo else "0.0.0.0"
+
+    @property
+    def resolved_db_url(self) -> str:
+        if self.db_url:
+            return self.db_url
+        # The demo gets its own file so a demo run never mixes into a live site's data.
+        name = "demo.db" if self.demo else "gatehouse.db"
+        return f"sqlite:///{(self.data_dir / name).as_posix()}"
+
+    @property
+    def run_simulated_chargers(self) -> bool:
+        return self.demo if self.simulate_chargers is None else self.simulate_chargers
+
+    @property
+    def resolved_log_dir(self) -> Path:
+        return self.log_dir if self.log_dir is not None else default_log_dir()

@@ -1,0 +1,60 @@
+"""The Core facade: what the UI and the CLI may touch. Built by app.bootstrap."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from app import __version__
+from app.config import Settings
+from app.domain.site import Site
+from app.services.bus import EventBus
+from app.services.charging import ChargingService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Core:
+    settings: Settings
+    bus: EventBus
+    site: Site
+    charging: ChargingService
+    # Started in order by start(), stopped in reverse by stop(); each is (name, start, stop).
+    _parts: list[tuple[str, Callable[[], Awaitable[Any]], Callable[[], Awaitable[Any]]]] = field(
+        default_factory=list
+    )
+    barriers: dict[str, Any] = field(default_factory=dict)
+    cameras: dict[str, Any] = field(default_factory=dict)
+    ocpp_server: Any = None
+    ocpp_url: str = ""
+    version: str = __version__
+    _started: list[str] = field(default_factory=list)
+
+    def add_part(
+        self,
+        name: str,
+        start: Callable[[], Awaitable[Any]],
+        stop: Callable[[], Awaitable[Any]],
+    ) -> None:
+        self._parts.append((name, start, stop))
+
+    async def start(self) -> None:
+        for name, start, _ in self._parts:
+            await start()
+            self._started.append(name)
+            log.debug("started %s", name)
+
+    async def stop(self) -> None:
+        """Stop what was started, newest first; one failing part does not stop the rest."""
+        stops = {name: stop for name, _, stop in self._parts}
+        while self._started:
+            name = self._started.pop()
+            try:
+                await asyncio.wait_for(stops[name](), timeout=10)
+            except Exception:
+                log.exception("stopping %s failed", name)
+        log.info("core stopped", extra={"event": "core_stopped"})

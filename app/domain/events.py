@@ -1,0 +1,66 @@
+"""Domain events: what happened, published on the bus, consumed by UI, log and services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.domain.charging import ChargerIdentity, ConnectorStatus, RegistrationStatus
+from app.domain.site import OcppVersion
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerConnected(Event):
+    charger_id: str
+    ocpp_version: OcppVersion
+    remote: str
+    known: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerDisconnected(Event):
+    charger_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerBooted(Event):
+    charger_id: str
+    identity: ChargerIdentity
+    registration: RegistrationStatus
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatReceived(Event):
+    charger_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorStatusChanged(Event):
+    charger_id: str
+    connector_id: int
+    status: ConnectorStatus
+    previous: ConnectorStatus
+    error_code: str = "NoError"
+    # The charger's own timestamp, kept as sent even when its clock is wrong.
+    charger_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BarrierStateChanged(Event):
+    barrier_id: str
+    state: str
+    previous: str
+
+
+@dataclass(frozen=True, slots=True)
+class CameraHealthChanged(Event):
+    camera_id: str
+    online: bool
+    detail: str = ""

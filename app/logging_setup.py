@@ -1,0 +1,70 @@
+"""Logging: a rotating file in the platform log folder plus the console; JSON optional."""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+_MARK = "_gatehouse_handler"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, msg, thread, plus any `extra` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+            "thread": record.threadName,
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                doc[key] = value
+        if record.exc_info:
+            doc["exc"] = self.formatException(record.exc_info)
+        return json.dumps(doc, default=str, ensure_ascii=False)
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+def configure(
+    *, log_dir: Path | None, json_lines: bool = False, level: str = "INFO",
+    console: bool = True,
+) -> Path | None:
+    """Install the handlers (idempotent). Returns the log file path, if any."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, _MARK, False):
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(level.upper())
+    fmt: logging.Formatter = JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT)
+    handlers: list[logging.Handler] = []
+    if console:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    log_file = None
+    if log_dir is not None:
+        try:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            log_file = log_dir / "gatehouse.log"
+            handlers.append(logging.handlers.RotatingFileHandler(
+                log_file, maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8"))
+        except OSError as exc:  # a read-only profile must not stop the gate
+            print(f"gatehouse: cannot write logs to {log_dir}: {exc}", file=sys.stderr)
+            log_file = None
+    for handler in handlers:
+        setattr(handler, _MARK, True)
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+    # Third-party chatter that says nothing an operator needs.
+    for noisy in ("websockets", "alembic.runtime.migration", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return log_file

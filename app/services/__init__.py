@@ -1,0 +1,1 @@
+"""Use cases on the asyncio loop. They reach the outside world only through ports."""

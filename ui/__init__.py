@@ -1,0 +1,1 @@
+"""Gatehouse desktop UI (PySide6 only). The core in `app` never imports this package."""

@@ -1,0 +1,155 @@
+"""BayTableModel: one row per configured bay with the live status of its connector."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+
+from app.domain.charging import ChargerState, ConnectorStatus
+from app.domain.site import Bay
+from ui.models.common import NO_VALUE, Roles, format_local
+from ui.theme import status_color, status_label
+
+_Index = QModelIndex | QPersistentModelIndex
+_DISPLAY = Qt.ItemDataRole.DisplayRole
+
+
+class BayTableModel(QAbstractTableModel):
+    COLUMNS = ("Bay", "Zone", "Charger", "Connector", "Status", "Since")
+    COL_BAY, COL_ZONE, COL_CHARGER, COL_CONNECTOR, COL_STATUS, COL_SINCE = range(6)
+
+    def __init__(self, core: Any, bridge: Any, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._charging = core.charging
+        self._bays: tuple[Bay, ...] = core.site.bays
+        self._zones = {z.id: z.name for z in core.site.zones}
+        # Which rows to refresh when a charger or one of its connectors changes.
+        self._rows_of: dict[str, list[int]] = {}
+        self._row_of: dict[tuple[str, int], int] = {}
+        for row, bay in enumerate(self._bays):
+            if bay.charger_id is not None:
+                self._rows_of.setdefault(bay.charger_id, []).append(row)
+                self._row_of[(bay.charger_id, bay.connector_id or 0)] = row
+        bridge.chargerChanged.connect(self._on_charger_changed)
+        bridge.connectorChanged.connect(self._on_connector_changed)
+
+    # -- Qt model API --------------------------------------------------------------
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._bays)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == _DISPLAY:
+            return self.COLUMNS[section]
+        return None
+
+    def data(self, index: _Index, role: int = _DISPLAY) -> Any:
+        if not index.isValid():
+            return None
+        bay = self._bays[index.row()]
+        state = self._state(bay)
+        status = self._status(bay, state)
+        col = index.column()
+        if role == _DISPLAY:
+            return self._display(bay, state, status, col)
+        if role == Qt.ItemDataRole.DecorationRole and col == self.COL_STATUS:
+            return status_color(status)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(bay, state, status)
+        return self._custom(bay, state, status, role)
+
+    # -- helpers -------------------------------------------------------------------
+
+    def bay_ids(self) -> list[str]:
+        return [b.id for b in self._bays]
+
+    def row_of_bay(self, bay_id: str) -> int:
+        return next(i for i, b in enumerate(self._bays) if b.id == bay_id)
+
+    def _state(self, bay: Bay) -> ChargerState | None:
+        return None if bay.charger_id is None else self._charging.charger(bay.charger_id)
+
+    @staticmethod
+    def _status(bay: Bay, state: ChargerState | None) -> ConnectorStatus:
+        if state is None or bay.connector_id is None:
+            return ConnectorStatus.UNKNOWN
+        return state.shown_status(bay.connector_id)
+
+    @staticmethod
+    def _since(bay: Bay, state: ChargerState | None, status: ConnectorStatus) -> Any:
+        if state is None or bay.connector_id is None:
+            return None
+        if status is ConnectorStatus.OFFLINE:
+            return state.last_seen  # the last time the charger was heard from
+        return state.connector(bay.connector_id).since
+
+    def _display(self, bay: Bay, state: ChargerState | None, status: ConnectorStatus,
+                 col: int) -> str:
+        if col == self.COL_BAY:
+            return bay.label
+        if col == self.COL_ZONE:
+            return self._zones.get(bay.zone_id, bay.zone_id)
+        if col == self.COL_CHARGER:
+            return bay.charger_id or NO_VALUE
+        if col == self.COL_CONNECTOR:
+            return NO_VALUE if bay.connector_id is None else str(bay.connector_id)
+        if col == self.COL_STATUS:
+            return status_label(status) if bay.charger_id else "No charger"
+        return format_local(self._since(bay, state, status))
+
+    def _custom(self, bay: Bay, state: ChargerState | None, status: ConnectorStatus,
+                role: int) -> Any:
+        if role == Roles.STATUS:
+            return status
+        if role == Roles.BAY_ID:
+            return bay.id
+        if role == Roles.CHARGER_ID:
+            return bay.charger_id
+        if role == Roles.CONNECTOR_ID:
+            return bay.connector_id
+        if role == Roles.ERROR_CODE:
+            return None if state is None else state.connector(bay.connector_id or 0).error_code
+        if role == Roles.SINCE:
+            return self._since(bay, state, status)
+        if role == Roles.POSITION:
+            return (bay.x, bay.y)
+        return None
+
+    def _tooltip(self, bay: Bay, state: ChargerState | None, status: ConnectorStatus) -> str:
+        lines = [f"<b>{escape(bay.label)}</b> — {status_label(status)} ({status.value})"]
+        if bay.charger_id is None or state is None:
+            lines.append("No charger at this bay")
+            return "<br>".join(lines)
+        lines.append(f"Charger {bay.charger_id}, connector {bay.connector_id}")
+        ident = state.identity
+        make = " ".join(p for p in (ident.vendor, ident.model) if p)
+        if make:
+            fw = f", firmware {ident.firmware}" if ident.firmware else ""
+            lines.append(escape(make + fw))
+        if ident.serial:
+            lines.append(f"Serial {escape(ident.serial)}")
+        error = state.connector(bay.connector_id or 0).error_code
+        if error and error != "NoError":
+            lines.append(f"<span style='color:#d1242f'>Error: {escape(error)}</span>")
+        label = "Last seen" if status is ConnectorStatus.OFFLINE else "Since"
+        lines.append(f"{label} {format_local(self._since(bay, state, status))}")
+        return "<br>".join(lines)
+
+    def _refresh(self, rows: list[int]) -> None:
+        last = self.columnCount() - 1
+        for row in rows:
+            self.dataChanged.emit(self.index(row, 0), self.index(row, last))
+
+    def _on_charger_changed(self, charger_id: str) -> None:
+        # Online/offline flips every bay of the charger (Offline wins over the last status).
+        self._refresh(self._rows_of.get(charger_id, []))
+
+    def _on_connector_changed(self, charger_id: str, connector_id: int) -> None:
+        row = self._row_of.get((charger_id, connector_id))
+        if row is not None:
+            self._refresh([row])

@@ -1,0 +1,41 @@
+"""Roles and formatting shared by the models (and read by the views)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import IntEnum
+
+from PySide6.QtCore import Qt
+
+NO_VALUE = "—"
+
+
+class Roles(IntEnum):
+    """Custom data roles; views ask for these instead of parsing display text."""
+
+    # ConnectorStatus; through QModelIndex.data() PySide6 hands back its str value,
+    # so readers wrap it: ConnectorStatus(index.data(Roles.STATUS)).
+    STATUS = Qt.ItemDataRole.UserRole + 1
+    BAY_ID = Qt.ItemDataRole.UserRole + 2
+    CHARGER_ID = Qt.ItemDataRole.UserRole + 3
+    CONNECTOR_ID = Qt.ItemDataRole.UserRole + 4
+    ERROR_CODE = Qt.ItemDataRole.UserRole + 5
+    SINCE = Qt.ItemDataRole.UserRole + 6  # UTC datetime or None
+    POSITION = Qt.ItemDataRole.UserRole + 7  # (x, y) on the site plan, in bay units
+    ONLINE = Qt.ItemDataRole.UserRole + 8  # bool (chargers)
+    STATE = Qt.ItemDataRole.UserRole + 9  # "Online" / "Offline" / "Pending" / "Rejected"
+    KNOWN = Qt.ItemDataRole.UserRole + 10  # bool: the charger is in the site configuration
+    LAST_SEEN = Qt.ItemDataRole.UserRole + 11  # UTC datetime or None
+
+
+def format_local(at: datetime | None, now: datetime | None = None) -> str:
+    """UTC in storage, the PC's local time on screen; the date only when it is not today."""
+    if at is None:
+        return NO_VALUE
+    if at.tzinfo is None:  # storage is UTC even if a naive value slips through
+        at = at.replace(tzinfo=UTC)
+    local = at.astimezone()
+    today = (now or datetime.now(UTC)).astimezone().date()
+    if local.date() == today:
+        return local.strftime("%H:%M:%S")
+    return local.strftime("%d %b %H:%M")

@@ -1,0 +1,1 @@
+"""Widgets of the console: the bay map and the main window."""
