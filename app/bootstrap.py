@@ -92,17 +92,38 @@ async def build_core(settings: Settings) -> Core:
 
 
 def _add_simulators(core: Core, settings: Settings, site: Site, server: OcppServer) -> None:
-    """Simulated barriers and cameras for 'sim' devices; simulated chargers in demo mode."""
+    """Demo mode: the whole simulated site. Otherwise only devices configured as 'sim'."""
+    import asyncio
+
     from app.sim.barrier import SimBarrier
     from app.sim.camera import SimCamera
+    from app.sim.site import SimSite
+
+    if settings.run_simulated_chargers:
+        holder: dict[str, SimSite] = {}
+
+        async def start_site() -> None:
+            sim = SimSite(site, f"ws://127.0.0.1:{server.port}/ocpp", core.bus.publish,
+                          speed=settings.sim_speed, seed=settings.sim_seed,
+                          fps=settings.camera_fps)
+            holder["sim"] = sim
+            core.barriers.update(sim.barriers)
+            core.cameras.update(sim.cameras)
+            await sim.start()
+
+        async def stop_site() -> None:
+            if "sim" in holder:
+                await holder.pop("sim").stop()
+
+        core.add_part("simulated-site", start_site, stop_site)
+        return
 
     for barrier in site.barriers:
         if barrier.driver == "sim":
-            core.barriers[barrier.id] = SimBarrier(barrier, core.bus.publish, utc_now,
-                                                   speed=settings.sim_speed)
+            core.barriers[barrier.id] = SimBarrier(barrier, core.bus.publish, utc_now)
     for camera in site.cameras:
         if camera.source.startswith("sim:"):
-            core.cameras[camera.id] = SimCamera(camera)
+            core.cameras[camera.id] = SimCamera(camera, fps=settings.camera_fps)
 
     async def start_devices() -> None:
         for cam in core.cameras.values():
@@ -111,25 +132,7 @@ def _add_simulators(core: Core, settings: Settings, site: Site, server: OcppServ
     async def stop_devices() -> None:
         for barrier in core.barriers.values():
             await barrier.stop()
-        for cam in core.cameras.values():
-            cam.stop()
+        # Joining a capture thread can take a frame period: not on the loop thread.
+        await asyncio.gather(*(asyncio.to_thread(c.stop) for c in core.cameras.values()))
 
     core.add_part("devices", start_devices, stop_devices)
-
-    if not settings.run_simulated_chargers:
-        return
-    from app.sim.charger import SimFleet
-
-    fleet: SimFleet | None = None
-
-    async def start_fleet() -> None:
-        nonlocal fleet
-        url = f"ws://127.0.0.1:{server.port}/ocpp"
-        fleet = SimFleet(site, url, speed=settings.sim_speed)
-        await fleet.start()
-
-    async def stop_fleet() -> None:
-        if fleet is not None:
-            await fleet.stop()
-
-    core.add_part("sim-chargers", start_fleet, stop_fleet)

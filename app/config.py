@@ -36,6 +36,9 @@ class Settings:
     simulate_chargers: bool | None = None
     # Demo simulation speed: 1.0 is real time; tests and training can speed it up.
     sim_speed: float = 1.0
+    # A seed makes a demo replayable (the same cars at the same bays); None: random.
+    sim_seed: int | None = None
+    camera_fps: float = 15.0
 
     @property
     def resolved_ocpp_host(self) -> str:

@@ -65,6 +65,8 @@ def configure(
         handler.setFormatter(fmt)
         root.addHandler(handler)
     # Third-party chatter that says nothing an operator needs.
-    for noisy in ("websockets", "alembic.runtime.migration", "asyncio"):
+    # Raw OCPP frames are for the per-charger frame log, not the operator's log.
+    for noisy in ("websockets", "alembic", "asyncio", "gatehouse.ocpp.ws",
+                  "gatehouse.ocpp.frames"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return log_file

@@ -9,12 +9,12 @@ import sys
 
 import qasync
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app import __version__
 from app.bootstrap import build_core
 from app.config import Settings
+from ui.theme import apply_theme
 
 log = logging.getLogger("gatehouse.ui")
 
@@ -88,16 +88,6 @@ def run_gui(settings: Settings) -> int:
     app.setDesktopFileName("gatehouse")
     # The loop ends on our shutdown event, not when Qt thinks the last window closed.
     app.setQuitOnLastWindowClosed(False)
-    try:
-        from ui.theme import apply_theme
-
-        apply_theme(app)
-    except ImportError:
-        pass
-    import resources
-
-    icon = resources.path("icons", "gatehouse.svg")
-    if icon.is_file():
-        app.setWindowIcon(QIcon(str(icon)))
+    apply_theme(app)  # also sets the window icon
     with asyncio.Runner(loop_factory=qasync.QEventLoop) as runner:
         return runner.run(_amain(app, settings))

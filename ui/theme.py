@@ -6,7 +6,8 @@ everywhere an attendant looks.
 
 from __future__ import annotations
 
-from PySide6.QtGui import QColor, QFont, QIcon
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication
 
 import resources
@@ -17,8 +18,8 @@ _STATUS: dict[S, tuple[str, str]] = {
     S.AVAILABLE: ("#2e9d4f", "Available"),
     S.PREPARING: ("#e0a100", "Preparing"),
     S.CHARGING: ("#1f6feb", "Charging"),
-    S.SUSPENDED_EV: ("#0fa3b1", "Paused (car)"),
-    S.SUSPENDED_EVSE: ("#12807f", "Paused (charger)"),
+    S.SUSPENDED_EV: ("#0fa3b1", "Car paused"),
+    S.SUSPENDED_EVSE: ("#12807f", "Charger paused"),
     S.FINISHING: ("#8250df", "Finishing"),
     S.RESERVED: ("#c94f7c", "Reserved"),
     S.UNAVAILABLE: ("#8c959f", "Unavailable"),
@@ -51,6 +52,26 @@ def status_label(status: S) -> str:
 
 def legend_statuses() -> list[S]:
     return list(_STATUS)
+
+
+_dots: dict[str, QPixmap] = {}
+
+
+def dot(color: QColor, size: int = 12) -> QPixmap:
+    """A round status dot for table cells (cached: tables ask on every repaint)."""
+    key = f"{color.name()}:{size}"
+    if key not in _dots:
+        pix = QPixmap(size * 2, size * 2)  # 2x: crisp on high-DPI screens
+        pix.setDevicePixelRatio(2.0)
+        pix.fill(Qt.GlobalColor.transparent)
+        p = QPainter(pix)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(color)
+        p.drawEllipse(QRectF(1, 1, size - 2, size - 2))
+        p.end()
+        _dots[key] = pix
+    return _dots[key]
 
 
 def icon(name: str) -> QIcon:

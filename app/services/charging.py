@@ -13,6 +13,7 @@ from app.domain.charging import (
     ConnectorState,
     ConnectorStatus,
     RegistrationStatus,
+    is_occupied,
 )
 from app.domain.events import (
     ChargerBooted,
@@ -147,6 +148,9 @@ class ChargingService:
         now = self._seen(charger_id)
         state = self._chargers[charger_id]
         previous = state.connector(connector_id)
+        if status is ConnectorStatus.OCCUPIED and is_occupied(previous.status):
+            # 2.0.1 says only "Occupied"; keep the finer state TransactionEvent gave us.
+            status = previous.status
         if previous.status == status and previous.error_code == error_code:
             return  # a repeated report changes nothing
         self._chargers[charger_id] = state.with_connector(

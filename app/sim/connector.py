@@ -49,6 +49,9 @@ class Timing:
     """Site-time behaviour (seconds). The defaults make a busy but believable car park."""
 
     idle_mean_s: float = 25 * 60
+    # The first arrival comes within this much site time, so a fresh demo fills up while
+    # the attendant watches instead of after a quarter of an hour.
+    first_arrival_max_s: float = 90.0
     authorize_s: tuple[float, float] = (10, 60)
     finishing_s: tuple[float, float] = (15, 90)
     fault_chance: float = 0.03  # per charging session
@@ -104,8 +107,7 @@ class SimConnector:
 
     async def run(self) -> None:
         t = self._timing
-        # The first arrival comes soon so a fresh demo does not look dead.
-        idle = self._rng.uniform(0, t.idle_mean_s / 2)
+        idle = self._rng.uniform(0, min(t.idle_mean_s / 2, t.first_arrival_max_s))
         while True:
             await self._sleep(idle)
             if self._rng.random() < t.idle_fault_chance:

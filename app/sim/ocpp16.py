@@ -10,7 +10,7 @@ from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action, ResetStatus, TriggerMessageStatus
 
 from app.domain.charging import ChargerIdentity
-from app.sim.connector import Happening, SimConnector, State, Transaction
+from app.sim.connector import Happening, SimConnector, Transaction
 from app.sim.protocol import SIM_OCPP_LOG, ChargerHooks, Outgoing, now_iso
 
 
@@ -36,7 +36,7 @@ class Messages16:
 
     def resync(self, connectors: Iterable[SimConnector]) -> list[Outgoing]:
         out = [Outgoing(lambda: _status(0, "Available", "NoError"))]
-        out += [self._status(c) for c in connectors]
+        out += [self.status(c) for c in connectors]
         return out
 
     def on_happening(self, conn: SimConnector, what: Happening, online: bool) -> list[Outgoing]:
@@ -47,17 +47,16 @@ class Messages16:
                 out.append(self._start(conn, tx))
             return out
         if what is Happening.METER:
-            if self.transactions and tx is not None and online:
+            if self.transactions and tx is not None:
                 out.append(self._meter(conn, tx))
             return out
         if what in (Happening.UNPLUGGED, Happening.FAULTED) and self.transactions and tx:
-            stop = self._stop(conn, tx)
-            # A real charger reports the fault first, then ends the transaction.
-            return [self._status(conn), stop] if what is Happening.FAULTED else [stop,
-                                                                               self._status(conn)]
-        return [self._status(conn)]
+            status, stop = self.status(conn), self._stop(conn, tx)
+            # A fault is reported before the transaction ends; an unplug ends it first.
+            return [status, stop] if what is Happening.FAULTED else [stop, status]
+        return [self.status(conn)]
 
-    def _status(self, conn: SimConnector) -> Outgoing:
+    def status(self, conn: SimConnector) -> Outgoing:
         payload = _status(conn.id, str(conn.state), conn.error_code)
         return Outgoing(lambda: payload)
 
@@ -140,10 +139,3 @@ class ChargePoint16(ChargePoint):
     def after_reset(self, **_: Any) -> None:
         if self._hooks.reset_allowed():
             self._hooks.request_reset()
-
-
-def status_of(conn: SimConnector) -> str:
-    return str(conn.state)
-
-
-__all__ = ["ChargePoint16", "Messages16", "State"]

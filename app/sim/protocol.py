@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -29,6 +29,14 @@ class Outgoing:
     # statuses are not queued because every new connection resends them.
     must_deliver: bool = False
     on_result: Callable[[Any], None] | None = None
+    _built: bool = field(default=False, init=False)
+    _payload: Any = field(default=None, init=False)
+
+    def payload(self) -> Any:
+        """Built once, so a resend after a lost link repeats the same message."""
+        if not self._built:
+            self._payload, self._built = self.build(), True
+        return self._payload
 
 
 class Messages(Protocol):
@@ -41,6 +49,8 @@ class Messages(Protocol):
     def heartbeat(self) -> Any: ...
 
     def resync(self, connectors: Iterable[SimConnector]) -> list[Outgoing]: ...
+
+    def status(self, conn: SimConnector) -> Outgoing: ...
 
     def on_happening(self, conn: SimConnector, what: Happening, online: bool) -> list[Outgoing]: ...
 

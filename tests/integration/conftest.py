@@ -1,18 +1,8 @@
-import asyncio
 
 import pytest
 
 from app.bootstrap import build_core
 from app.config import Settings
-
-
-async def wait_for(predicate, within=5.0, interval=0.02):
-    """Poll until predicate() is truthy; fail with a clear message otherwise."""
-    deadline = asyncio.get_running_loop().time() + within
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {within} s: {predicate}")
-        await asyncio.sleep(interval)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from app.adapters.db import tables as t
 from app.domain.charging import ConnectorStatus, RegistrationStatus
 from tests.helpers.ocpp_clients import Client16, Client201, charge_point
-from tests.integration.conftest import wait_for
+from tests.helpers.waiting import wait_for
 
 
 async def test_foreign_16_client_boots_accepted_with_time_and_interval(core, url):

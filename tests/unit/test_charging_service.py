@@ -9,7 +9,7 @@ from app.domain.site import OcppVersion
 from app.domain.site_io import site_from_dict
 from app.services.bus import EventBus
 from app.services.charging import ChargingService, UnknownChargerPolicy
-from tests.unit.fakes import FakeChargerStore, FakeClock
+from tests.helpers.fakes import FakeChargerStore, FakeClock
 
 
 @pytest.fixture
@@ -96,3 +96,15 @@ def test_bus_survives_a_failing_subscriber(caplog):
     assert got == ["hello"]
     assert "boom" in caplog.text
     caplog.clear()  # expected error: do not trip the suite's error-log guard
+
+
+def test_201_occupied_keeps_the_finer_charging_state(world):
+    svc, *_ = world
+    svc.connected("CP-04", OcppVersion.V201, "x")
+    svc.status("CP-04", 1, ConnectorStatus.OCCUPIED)
+    assert svc.charger("CP-04").shown_status(1) is ConnectorStatus.OCCUPIED
+    svc.status("CP-04", 1, ConnectorStatus.CHARGING)  # from TransactionEvent
+    svc.status("CP-04", 1, ConnectorStatus.OCCUPIED)  # a StatusNotification after reconnect
+    assert svc.charger("CP-04").shown_status(1) is ConnectorStatus.CHARGING
+    svc.status("CP-04", 1, ConnectorStatus.AVAILABLE)
+    assert svc.charger("CP-04").shown_status(1) is ConnectorStatus.AVAILABLE

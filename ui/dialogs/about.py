@@ -6,7 +6,15 @@ from html import escape
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ui.theme import app_icon
 
@@ -25,8 +33,10 @@ class AboutDialog(QDialog):
         tagline = QLabel("Parking access and EV charging console", self)
         tagline.setObjectName("muted")
         head_text = QVBoxLayout()
+        head_text.setSpacing(2)
         head_text.addWidget(title)
         head_text.addWidget(tagline)
+        head_text.addStretch(1)
         head = QHBoxLayout()
         head.addWidget(logo, 0, Qt.AlignmentFlag.AlignTop)
         head.addSpacing(12)
@@ -55,3 +65,6 @@ class AboutDialog(QDialog):
         layout.addLayout(head)
         layout.addLayout(form)
         layout.addWidget(buttons)
+        # Size the dialog now, before it has a native window: changing a shown window's
+        # size hints later is what some platforms warn about (offscreen in the tests).
+        self.adjustSize()

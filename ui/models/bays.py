@@ -5,18 +5,15 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QObject, Qt
 
 from app.domain.charging import ChargerState, ConnectorStatus
 from app.domain.site import Bay
-from ui.models.common import NO_VALUE, Roles, format_local
-from ui.theme import status_color, status_label
-
-_Index = QModelIndex | QPersistentModelIndex
-_DISPLAY = Qt.ItemDataRole.DisplayRole
+from ui.models.common import DISPLAY, NO_VALUE, Index, Roles, RowTableModel, format_local
+from ui.theme import dot, status_color, status_label
 
 
-class BayTableModel(QAbstractTableModel):
+class BayTableModel(RowTableModel):
     COLUMNS = ("Bay", "Zone", "Charger", "Connector", "Status", "Since")
     COL_BAY, COL_ZONE, COL_CHARGER, COL_CONNECTOR, COL_STATUS, COL_SINCE = range(6)
 
@@ -37,28 +34,20 @@ class BayTableModel(QAbstractTableModel):
 
     # -- Qt model API --------------------------------------------------------------
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._bays)
+    def _row_count(self) -> int:
+        return len(self._bays)
 
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == _DISPLAY:
-            return self.COLUMNS[section]
-        return None
-
-    def data(self, index: _Index, role: int = _DISPLAY) -> Any:
+    def data(self, index: Index, role: int = DISPLAY) -> Any:
         if not index.isValid():
             return None
         bay = self._bays[index.row()]
         state = self._state(bay)
         status = self._status(bay, state)
         col = index.column()
-        if role == _DISPLAY:
+        if role == DISPLAY:
             return self._display(bay, state, status, col)
         if role == Qt.ItemDataRole.DecorationRole and col == self.COL_STATUS:
-            return status_color(status)
+            return dot(status_color(status))
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(bay, state, status)
         return self._custom(bay, state, status, role)
@@ -121,7 +110,10 @@ class BayTableModel(QAbstractTableModel):
         return None
 
     def _tooltip(self, bay: Bay, state: ChargerState | None, status: ConnectorStatus) -> str:
-        lines = [f"<b>{escape(bay.label)}</b> — {status_label(status)} ({status.value})"]
+        word = status_label(status)
+        # The OCPP name too when it differs: that is what the charger's manual calls it.
+        ocpp = f" ({status.value})" if status.value != word else ""
+        lines = [f"<b>{escape(bay.label)}</b> — {word}{ocpp}"]
         if bay.charger_id is None or state is None:
             lines.append("No charger at this bay")
             return "<br>".join(lines)

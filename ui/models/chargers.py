@@ -6,15 +6,13 @@ import bisect
 from html import escape
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QObject, Qt
 from PySide6.QtGui import QColor
 
 from app.domain.charging import ChargerState, RegistrationStatus
-from ui.models.common import NO_VALUE, Roles, format_local
-from ui.theme import OFFLINE_COLOR, ONLINE_COLOR
+from ui.models.common import DISPLAY, NO_VALUE, Index, Roles, RowTableModel, format_local
+from ui.theme import OFFLINE_COLOR, ONLINE_COLOR, dot
 
-_Index = QModelIndex | QPersistentModelIndex
-_DISPLAY = Qt.ItemDataRole.DisplayRole
 _STATE_COLORS = {
     "Online": ONLINE_COLOR,
     "Offline": OFFLINE_COLOR,
@@ -33,7 +31,7 @@ def charger_state_text(state: ChargerState) -> str:
     return "Online"
 
 
-class ChargerTableModel(QAbstractTableModel):
+class ChargerTableModel(RowTableModel):
     COLUMNS = ("Charger", "OCPP", "Vendor / Model", "Firmware", "State", "Last seen")
     COL_ID, COL_OCPP, COL_MAKE, COL_FIRMWARE, COL_STATE, COL_LAST_SEEN = range(6)
 
@@ -49,27 +47,19 @@ class ChargerTableModel(QAbstractTableModel):
 
     # -- Qt model API --------------------------------------------------------------
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._ids)
+    def _row_count(self) -> int:
+        return len(self._ids)
 
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == _DISPLAY:
-            return self.COLUMNS[section]
-        return None
-
-    def data(self, index: _Index, role: int = _DISPLAY) -> Any:
+    def data(self, index: Index, role: int = DISPLAY) -> Any:
         if not index.isValid():
             return None
         charger_id = self._ids[index.row()]
         state = self._charging.charger(charger_id) or ChargerState(id=charger_id)
         col = index.column()
-        if role == _DISPLAY:
+        if role == DISPLAY:
             return self._display(state, col)
         if role == Qt.ItemDataRole.DecorationRole and col == self.COL_STATE:
-            return _STATE_COLORS[charger_state_text(state)]
+            return dot(_STATE_COLORS[charger_state_text(state)])
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(state)
         return {
@@ -113,6 +103,7 @@ class ChargerTableModel(QAbstractTableModel):
 
     def _tooltip(self, state: ChargerState) -> str:
         lines = [f"<b>{escape(state.id)}</b> — {charger_state_text(state)}"]
+        lines.append(escape(self._make(state)))
         if self._site.charger(state.id) is None:
             lines.append("Not in the site configuration: assign it to a bay")
         if state.identity.serial:

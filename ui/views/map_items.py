@@ -34,13 +34,19 @@ def font(px: float, bold: bool = False) -> QFont:
     return f
 
 
-def fitted_font(text: str, width: float, px: float, bold: bool = False) -> QFont:
-    """Shrink the font until the text fits: a long status must never be clipped."""
+def fitted_font(text: str, width: float, px: float, bold: bool = False,
+                min_px: float = 10) -> QFont:
+    """Shrink the font (down to min_px) until the text fits: never clip a status."""
     f = font(px, bold)
-    while px > 9 and QFontMetricsF(f).horizontalAdvance(text) > width:
+    while px > min_px and QFontMetricsF(f).horizontalAdvance(text) > width:
         px -= 0.5
         f = font(px, bold)
     return f
+
+
+def elided(p: QPainter, text: str, width: float) -> str:
+    """What still does not fit after shrinking ends in an ellipsis (full id in the tooltip)."""
+    return p.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, int(width))
 
 
 def bolt_path(center: QPointF, h: float) -> QPainterPath:
@@ -126,12 +132,12 @@ class BayItem(QGraphicsItem):
         p.drawText(QRectF(0, 8, BAY_W, 30), Qt.AlignmentFlag.AlignCenter, v.label)
         self._paint_glyph(p, QRectF(0, 42, BAY_W, 66), color)
 
-        pill = QRectF(8, 114, BAY_W - 16, 28)
+        pill = QRectF(6, 114, BAY_W - 12, 28)
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(color)
         p.drawRoundedRect(pill, 14, 14)
         p.setPen(status_text_color(v.status))
-        p.setFont(fitted_font(v.status_text, pill.width() - 12, 15, bold=True))
+        p.setFont(fitted_font(v.status_text, pill.width() - 10, 14, bold=True))
         p.drawText(pill, Qt.AlignmentFlag.AlignCenter, v.status_text)
 
         p.setPen(MUTED_INK)
@@ -146,6 +152,10 @@ class BayItem(QGraphicsItem):
         if self.view.status in _CAR_STATES:
             body = QRectF(c.x() - 24, area.top() + 2, 48, area.height() - 4)
             p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor("#32383f"))  # wheels first, the body covers their inner half
+            for wx in (body.left() - 3, body.right() - 7):
+                for wy in (body.top() + 10, body.bottom() - 24):
+                    p.drawRoundedRect(QRectF(wx, wy, 10, 14), 3, 3)
             car = QColor(color)
             car.setAlpha(210)
             p.setBrush(car)
@@ -177,7 +187,7 @@ class BayItem(QGraphicsItem):
 class PillarItem(QGraphicsItem):
     """A charger pedestal between its bays, with a dot that is green while it is online."""
 
-    W, H = 64.0, 30.0
+    W, H = 76.0, 30.0
 
     def __init__(self, charger_id: str) -> None:
         super().__init__()
@@ -204,16 +214,17 @@ class PillarItem(QGraphicsItem):
         dot = ONLINE_COLOR if self.online else QColor("#c9d1d9")
         p.setBrush(dot)
         p.setPen(QPen(QColor("#ffffff"), 1.5))
-        p.drawEllipse(QPointF(r.left() + 12, 0), 5, 5)
+        p.drawEllipse(QPointF(r.left() + 13, 0), 5, 5)
         p.setPen(QColor("#ffffff"))
-        p.setFont(font(13, bold=True))
-        p.drawText(r.adjusted(20, 0, -4, 0), Qt.AlignmentFlag.AlignVCenter, self.charger_id)
+        text = r.adjusted(22, 0, -6, 0)
+        p.setFont(fitted_font(self.charger_id, text.width(), 14, bold=True))
+        p.drawText(text, Qt.AlignmentFlag.AlignVCenter, elided(p, self.charger_id, text.width()))
 
 
 class ChipItem(QGraphicsItem):
     """One unassigned charger: online dot, id and state."""
 
-    W, H = 168.0, 36.0
+    W, H = 200.0, 36.0
 
     def __init__(self, charger_id: str, online: bool, state: str, tooltip: str) -> None:
         super().__init__()
@@ -233,13 +244,16 @@ class ChipItem(QGraphicsItem):
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(ONLINE_COLOR if self.online else OFFLINE_COLOR)
         p.drawEllipse(QPointF(16, self.H / 2), 6, 6)
-        p.setPen(INK)
-        p.setFont(fitted_font(self.charger_id, 80, 15, bold=True))
-        p.drawText(QRectF(28, 0, 84, self.H), Qt.AlignmentFlag.AlignVCenter, self.charger_id)
         p.setPen(MUTED_INK)
         p.setFont(font(13))
-        p.drawText(QRectF(112, 0, self.W - 118, self.H),
-                   Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, self.state)
+        state_w = p.fontMetrics().horizontalAdvance(self.state)
+        p.drawText(QRectF(self.W - 10 - state_w, 0, state_w, self.H),
+                   Qt.AlignmentFlag.AlignVCenter, self.state)
+        p.setPen(INK)
+        id_w = self.W - 28 - state_w - 18
+        p.setFont(fitted_font(self.charger_id, id_w, 15, bold=True, min_px=12))
+        p.drawText(QRectF(28, 0, id_w, self.H), Qt.AlignmentFlag.AlignVCenter,
+                   elided(p, self.charger_id, id_w))
 
 
 class UnassignedStrip(QGraphicsItem):
@@ -252,7 +266,7 @@ class UnassignedStrip(QGraphicsItem):
         super().__init__()
         self.width = width
         self.chips: list[ChipItem] = []
-        self._height = self.HEADER + ChipItem.H + 2 * self.PAD
+        self._height = self.HEADER + self.PAD / 2
 
     def charger_ids(self) -> list[str]:
         return [c.charger_id for c in self.chips]
@@ -272,9 +286,11 @@ class UnassignedStrip(QGraphicsItem):
             chip.setPos(self.PAD + col * (ChipItem.W + self.PAD),
                         self.HEADER + self.PAD / 2 + line * (ChipItem.H + self.PAD / 2))
             self.chips.append(chip)
-        lines = max(1, -(-len(rows) // per_line))
+        lines = -(-len(rows) // per_line)
         self.prepareGeometryChange()
-        self._height = self.HEADER + self.PAD + lines * (ChipItem.H + self.PAD / 2) + self.PAD / 2
+        # Empty (the usual case) it is one line high: map space is precious on 768 px.
+        self._height = self.HEADER + self.PAD / 2 + (
+            lines * (ChipItem.H + self.PAD / 2) + self.PAD / 2 if lines else 0)
         self.update()
 
     def boundingRect(self) -> QRectF:
@@ -288,11 +304,12 @@ class UnassignedStrip(QGraphicsItem):
         p.drawRoundedRect(self.boundingRect().adjusted(1, 1, -1, -1), 10, 10)
         p.setPen(INK)
         p.setFont(font(15, bold=True))
-        p.drawText(QRectF(self.PAD, 6, self.width, 24), Qt.AlignmentFlag.AlignVCenter,
-                   "Unassigned chargers")
+        title = "Unassigned chargers"
+        p.drawText(QRectF(self.PAD, 6, self.width, 24), Qt.AlignmentFlag.AlignVCenter, title)
+        left = self.PAD + p.fontMetrics().horizontalAdvance(title) + 12
         p.setPen(MUTED_INK)
         p.setFont(font(13))
-        hint = ("connected, but not placed on a bay" if self.chips
-                else "none — every charger that connected has a bay")
-        p.drawText(QRectF(self.PAD + 170, 6, self.width - 190, 24),
-                   Qt.AlignmentFlag.AlignVCenter, hint)
+        hint = ("connected, but not placed on a bay: ask the installer to assign them"
+                if self.chips else "none — every charger that connected has a bay")
+        p.drawText(QRectF(left, 6, self.width - left - self.PAD, 24),
+                   Qt.AlignmentFlag.AlignVCenter, elided(p, hint, self.width - left - self.PAD))

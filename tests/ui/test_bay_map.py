@@ -1,0 +1,80 @@
+"""The bay map as an attendant sees it: bays, pillars, colours, unassigned chargers."""
+
+from __future__ import annotations
+
+from app.domain.charging import ConnectorStatus as S
+from app.domain.site import OcppVersion
+from tests.ui.helpers import bring_online
+from ui.theme import status_color
+
+
+def test_map_shows_every_bay_and_charger(window):
+    bay_map = window.bay_map
+    assert len(bay_map.bay_items()) == 12
+    assert sorted(p.charger_id for p in bay_map.pillars()) == [f"CP-0{n}" for n in range(1, 7)]
+    assert all(item.status is S.OFFLINE and item.offline for item in bay_map.bay_items())
+    assert bay_map.unassigned_ids() == []
+
+
+def test_bays_sit_in_two_rows_with_pillars_between_their_bays(window):
+    bay_map = window.bay_map
+    top = {bay_map.bay_item(f"EV-0{n}").pos().y() for n in range(1, 7)}
+    bottom = {bay_map.bay_item(b).pos().y() for b in ("EV-07", "EV-08", "EV-12")}
+    assert len(top) == len(bottom) == 1 and max(top) < min(bottom)
+    ev1, ev2 = bay_map.bay_item("EV-01"), bay_map.bay_item("EV-02")
+    pillar = bay_map.pillar("CP-01")
+    assert ev1.sceneBoundingRect().center().x() < pillar.pos().x()
+    assert pillar.pos().x() < ev2.sceneBoundingRect().center().x()
+
+
+def test_charging_flips_the_bay_colour_and_pulses(qtbot, core, window):
+    item = window.bay_map.bay_item("EV-01")
+    bring_online(core, "CP-01", S.AVAILABLE, S.AVAILABLE)
+    assert item.status is S.AVAILABLE
+    assert item.color == status_color(S.AVAILABLE)
+    core.charging.status("CP-01", 1, S.CHARGING)
+    assert item.status is S.CHARGING
+    assert item.color == status_color(S.CHARGING) != status_color(S.AVAILABLE)
+    assert window.bay_map.pillar("CP-01").online
+    assert window.bay_map.pulsing
+    qtbot.waitUntil(lambda: item.pulse > 0, timeout=2000)
+    assert "Charging" in item.toolTip() and "CP-01" in item.toolTip()
+    assert item.view.since_text.startswith("since ")
+
+
+def test_disconnect_turns_both_bays_offline(core, window):
+    bring_online(core, "CP-02", S.CHARGING, S.PREPARING)
+    core.charging.disconnected("CP-02", "socket closed")
+    for bay_id in ("EV-03", "EV-04"):
+        item = window.bay_map.bay_item(bay_id)
+        assert item.status is S.OFFLINE and item.offline
+    assert not window.bay_map.pillar("CP-02").online
+    assert not window.bay_map.pulsing  # nothing charges any more: the animation stops
+
+
+def test_faulted_bay_shows_the_error_in_its_tooltip(core, window):
+    bring_online(core, "CP-06", S.AVAILABLE, S.AVAILABLE)
+    core.charging.status("CP-06", 2, S.FAULTED, error_code="OverCurrentFailure")
+    item = window.bay_map.bay_item("EV-12")
+    assert item.status is S.FAULTED
+    assert item.color == status_color(S.FAULTED)
+    assert "OverCurrentFailure" in item.toolTip()
+
+
+def test_unknown_charger_lands_in_the_unassigned_strip(core, window):
+    core.charging.connected("CP-99", OcppVersion.V16, "10.0.0.99:4000")
+    assert window.bay_map.unassigned_ids() == ["CP-99"]
+    assert "CP-99" not in [p.charger_id for p in window.bay_map.pillars()]
+    chip = window.bay_map._strip.chips[0]
+    assert chip.online and chip.state == "Online"
+    core.charging.disconnected("CP-99", "gone")
+    assert not window.bay_map._strip.chips[0].online
+
+
+def test_every_status_paints_without_warnings(qtbot, core, window):
+    bring_online(core, "CP-01")
+    for status in S:
+        if status is not S.OFFLINE:
+            core.charging.status("CP-01", 1, status)
+            assert window.bay_map.bay_item("EV-01").status is status
+    assert not window.bay_map.grab().isNull()  # paints every item; Qt warnings fail the test

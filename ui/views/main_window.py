@@ -1,0 +1,183 @@
+"""The attendant's main window: live bay map in the middle, chargers and bays docked right.
+
+Builds its models from the Core facade and the CoreBridge; it never touches adapters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QAbstractItemModel, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDockWidget,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMainWindow,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ui.dialogs.about import AboutDialog
+from ui.models.bays import BayTableModel
+from ui.models.chargers import ChargerTableModel
+from ui.theme import app_icon, icon
+from ui.views.bay_map import BayMapView, LegendBar
+
+
+def _table(model: QAbstractItemModel, stretch: int, parent: QWidget) -> QTableView:
+    view = QTableView(parent)
+    view.setModel(model)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setAlternatingRowColors(True)
+    view.setWordWrap(False)
+    view.setShowGrid(False)
+    view.verticalHeader().hide()
+    header = view.horizontalHeader()
+    header.setHighlightSections(False)
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    header.setMinimumSectionSize(48)
+    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    return view
+
+
+class MainWindow(QMainWindow):
+    closing = Signal()  # emitted once from closeEvent: the entry point shuts the core down
+
+    def __init__(self, core: Any, bridge: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._core = core
+        self._closing_sent = False
+        self.about_dialog: AboutDialog | None = None
+        self.setObjectName("mainWindow")
+        self.setWindowTitle(f"Gatehouse — {core.site.name}")
+        self.setWindowIcon(app_icon())
+        # Booth PCs often have 1366x768 screens: everything must fit and stay readable there.
+        self.setMinimumSize(1024, 600)
+        self.resize(1366, 768)
+
+        self.bay_model = BayTableModel(core, bridge, self)
+        self.charger_model = ChargerTableModel(core, bridge, self)
+        self._build_central()
+        self._build_docks()
+        self._build_menus()
+        self._build_status_bar()
+
+    # -- construction -----------------------------------------------------------------
+
+    def _build_central(self) -> None:
+        panel = QWidget(self)
+        panel.setObjectName("mapPanel")
+        title = QLabel(self._core.site.name, panel)
+        title.setObjectName("siteTitle")
+        subtitle = QLabel("Live bay map", panel)
+        subtitle.setObjectName("muted")
+        head = QHBoxLayout()
+        head.setContentsMargins(16, 10, 16, 4)
+        head.addWidget(title)
+        head.addSpacing(10)
+        head.addWidget(subtitle, 0, Qt.AlignmentFlag.AlignBottom)
+        head.addStretch(1)
+        self.demo_badge: QLabel | None = None
+        if self._core.settings.demo:
+            # Loud on purpose: nobody should mistake simulated chargers for the real site.
+            self.demo_badge = QLabel("DEMO  ·  simulated site", panel)
+            self.demo_badge.setObjectName("demoBadge")
+            self.demo_badge.setToolTip("Demo mode: chargers, cameras and barriers are simulated")
+            head.addWidget(self.demo_badge)
+
+        self.bay_map = BayMapView(self.bay_model, self.charger_model, panel)
+        self.legend = LegendBar(panel)
+        layout = QVBoxLayout(panel)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(head)
+        layout.addWidget(self.bay_map, 1)
+        layout.addWidget(self.legend)
+        self.setCentralWidget(panel)
+
+    def _build_docks(self) -> None:
+        self.charger_table = _table(self.charger_model, ChargerTableModel.COL_MAKE, self)
+        self.bay_table = _table(self.bay_model, BayTableModel.COL_ZONE, self)
+        self.charger_dock = self._dock("Chargers", self.charger_table)
+        self.bay_dock = self._dock("Bays", self.bay_table)
+        self.tabifyDockWidget(self.charger_dock, self.bay_dock)
+        self.setTabPosition(Qt.DockWidgetArea.RightDockWidgetArea, QTabWidget.TabPosition.North)
+        self.charger_dock.raise_()
+        # The map gets the larger share; the table still shows every column.
+        self.resizeDocks([self.charger_dock], [560], Qt.Orientation.Horizontal)
+
+    def _dock(self, title: str, widget: QWidget) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"{title.lower()}Dock")
+        # A fixed side panel: an attendant must not lose the table by dragging or closing
+        # it. No title bar either: the tabs already name each panel.
+        dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
+        dock.setTitleBarWidget(QWidget(dock))
+        dock.setWidget(widget)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        return dock
+
+    def _build_menus(self) -> None:
+        self.quit_action = QAction(icon("quit"), "&Quit", self)
+        # Explicit: QKeySequence.Quit is empty on Windows.
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit_action.triggered.connect(self.close)
+        self.about_action = QAction(icon("about"), "&About Gatehouse", self)
+        self.about_action.setShortcut(QKeySequence("F1"))
+        self.about_action.triggered.connect(self.show_about)
+        menu = self.menuBar()
+        self.file_menu = menu.addMenu("&File")
+        self.file_menu.addAction(self.quit_action)
+        self.help_menu = menu.addMenu("&Help")
+        self.help_menu.addAction(self.about_action)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.ocpp_label = QLabel(f"OCPP server: {self._core.ocpp_url or 'not started'}", self)
+        self.ocpp_label.setObjectName("ocppLabel")
+        self.ocpp_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.online_label = QLabel(self)
+        self.online_label.setObjectName("onlineLabel")
+        bar.addWidget(self.ocpp_label)
+        bar.addPermanentWidget(self.online_label)
+        m = self.charger_model
+        for sig in (m.dataChanged, m.rowsInserted, m.rowsRemoved, m.modelReset):
+            sig.connect(self._update_online)
+        self._update_online()
+
+    # -- behaviour -------------------------------------------------------------------------
+
+    @property
+    def online_text(self) -> str:
+        return self.online_label.text()
+
+    def _update_online(self, *_args: Any) -> None:
+        online, total = self.charger_model.online_count(), self.charger_model.rowCount()
+        self.online_label.setText(f"Chargers online: {online} / {total}")
+        all_online = online == total and total > 0
+        if self.online_label.property("allOnline") != all_online:
+            self.online_label.setProperty("allOnline", all_online)
+            # A dynamic property only restyles after an unpolish/polish.
+            self.online_label.style().unpolish(self.online_label)
+            self.online_label.style().polish(self.online_label)
+
+    def show_about(self) -> AboutDialog:
+        if self.about_dialog is None:
+            self.about_dialog = AboutDialog(self._core, self)
+        # open(), never exec(): exec() would nest an event loop inside qasync's.
+        self.about_dialog.open()
+        return self.about_dialog
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._closing_sent:
+            self._closing_sent = True
+            self.closing.emit()
+        super().closeEvent(event)
