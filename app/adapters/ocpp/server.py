@@ -94,6 +94,11 @@ class OcppServer:
     def connected_ids(self) -> list[str]:
         return sorted(self._sessions)
 
+    def session(self, charger_id: str):
+        """The live handler (CentralSystem16 / CentralSystem201) of a charger, or None."""
+        entry = self._sessions.get(charger_id)
+        return entry[1] if entry is not None else None
+
     # -- handshake -------------------------------------------------------------
 
     @staticmethod
