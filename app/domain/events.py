@@ -64,3 +64,43 @@ class CameraHealthChanged(Event):
     camera_id: str
     online: bool
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionStarted(Event):
+    charger_id: str
+    connector_id: int
+    transaction_id: int
+    id_token: str
+    offline: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionEnded(Event):
+    charger_id: str
+    connector_id: int
+    transaction_id: int
+    energy_wh: float | None
+    reason: str
+    orphan: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MeterUpdated(Event):
+    """Live reading of a connector: what the charger panel and the map show."""
+
+    charger_id: str
+    connector_id: int
+    transaction_id: int | None
+    power_w: float | None
+    energy_wh: float | None  # of the session, when there is one
+    soc_pct: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerNotice(Event):
+    """A protocol fact worth an operator's attention (quirk, rejected login, odd clock)."""
+
+    charger_id: str
+    kind: str
+    detail: str

@@ -19,7 +19,7 @@ from app.domain.site import OcppVersion
 
 _NEW_CHARGER = {"configured": 0, "label": "", "connector_count": 0, "max_power_w": 22000,
                 "vendor": "", "model": "", "serial": "", "firmware": "", "remote": "",
-                "online": 0}
+                "online": 0, "approved": 0, "lenient": 0}
 
 
 def _upsert_charger(conn: Connection, charger_id: str, **values) -> None:

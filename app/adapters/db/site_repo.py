@@ -83,7 +83,8 @@ def save_site(conn: Connection, site: Site) -> None:
         if conn.execute(update(t.chargers).where(t.chargers.c.id == c.id).values(values)).rowcount:
             continue
         conn.execute(insert(t.chargers).values(
-            id=c.id, vendor="", model="", serial="", firmware="", remote="", online=0, **values))
+            id=c.id, vendor="", model="", serial="", firmware="", remote="", online=0,
+            approved=1, lenient=0, **values))
     if site.bays:
         conn.execute(insert(t.bays), [
             {"id": b.id, "label": b.label, "zone_id": b.zone_id, "charger_id": b.charger_id,

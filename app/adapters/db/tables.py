@@ -60,6 +60,11 @@ chargers = Table(
     Column("last_seen", UtcDateTime),
     Column("last_boot", UtcDateTime),
     Column("online", Integer, nullable=False, default=0),
+    # Registry (0002): installer approval for chargers that connected on their own,
+    # HTTP Basic password (security profiles 1 and 2), tolerance for schema deviations.
+    Column("approved", Integer, nullable=False, default=0),
+    Column("password_hash", String(255)),
+    Column("lenient", Integer, nullable=False, default=0),
 )
 
 connectors = Table(
@@ -130,4 +135,74 @@ audit_log = Table(
     Column("action", String(64), nullable=False),
     Column("target", String(200), nullable=False, default=""),
     Column("details", JSON, nullable=False, default=dict),
+)
+
+
+transactions = Table(
+    "transactions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("charger_id", String(128), nullable=False),
+    Column("connector_id", Integer, nullable=False),
+    Column("charger_tx_id", String(64)),
+    Column("id_token", String(64), nullable=False, default=""),
+    Column("started_at", UtcDateTime),
+    Column("stopped_at", UtcDateTime),
+    Column("meter_start_wh", Float),
+    Column("meter_stop_wh", Float),
+    Column("energy_wh", Float),
+    Column("stop_reason", String(64), nullable=False, default=""),
+    Column("orphan", Integer, nullable=False, default=0),
+    Column("offline", Integer, nullable=False, default=0),
+    Column("clock_flagged", Integer, nullable=False, default=0),
+    Column("last_seq_no", Integer),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_transactions_charger_tx", "charger_id", "charger_tx_id", unique=True),
+    Index("ix_transactions_started", "started_at"),
+)
+
+meter_samples = Table(
+    "meter_samples", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("charger_id", String(128), nullable=False),
+    Column("connector_id", Integer, nullable=False),
+    Column("transaction_id", Integer),
+    Column("at", UtcDateTime, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("energy_wh", Float),
+    Column("power_w", Float),
+    Column("current_a", Float),
+    Column("voltage_v", Float),
+    Column("soc_pct", Float),
+    Column("context", String(32), nullable=False, default=""),
+    Column("clock_flagged", Integer, nullable=False, default=0),
+    Index("ix_meter_samples_tx", "transaction_id"),
+    Index("ix_meter_samples_charger_at", "charger_id", "at"),
+)
+
+# Charger messages that are facts for review, not state: DataTransfer, diagnostics and
+# firmware status, NotifyEvent, SecurityEventNotification, NotifyReport, protocol quirks.
+charger_events = Table(
+    "charger_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("charger_id", String(128), nullable=False),
+    Column("kind", String(48), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("charger_time", UtcDateTime),
+    Column("payload", JSON, nullable=False, default=dict),
+    Index("ix_charger_events_charger_at", "charger_id", "at"),
+)
+
+# Known RFID/app tags until the access issue brings accounts and credentials.
+id_tags = Table(
+    "id_tags", metadata,
+    Column("id_token", String(64), primary_key=True),
+    Column("label", String(200), nullable=False, default=""),
+    Column("status", String(16), nullable=False, default="Accepted"),
+)
+
+settings = Table(
+    "settings", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", JSON),
 )

@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print figures (not collected by pytest)."""

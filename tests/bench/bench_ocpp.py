@@ -1,0 +1,341 @@
+"""OCPP load benchmark: N simulated chargers against `gatehouse serve --headless`.
+
+    .venv/bin/python tests/bench/bench_ocpp.py --chargers 2000 --duration 60
+
+Starts the real server as a subprocess (temp data dir, free port, no --demo, so the only
+chargers are ours; the default unknown-charger policy accepts them), waits for its
+`ready` log event, runs tests/bench/loadgen.py in a second process, samples the server's
+CPU time and RSS from /proc, stops it with SIGTERM (the DB writer flushes) and counts the
+rows it persisted. Prints a table with PASS/MISS per target of the issue:
+
+    2,000 chargers, reply p99 < 50 ms, every meter value persisted.
+
+Exits non-zero only when the harness itself fails, never on a missed target.
+`--py-spy FILE` also records a profile of the server during the measured window
+(`.venv/bin/pip install py-spy`; needs ptrace permission).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+from loadgen import raise_fd_limit  # noqa: E402  (a script, not a package import)
+
+TICK = os.sysconf("SC_CLK_TCK")
+P99_TARGET_MS = 50.0
+
+
+# -- the server process, seen from /proc ----------------------------------------------
+
+
+def cpu_s(pid: int, tid: int | None = None) -> float:
+    """utime + stime of a process (or one of its threads) in seconds."""
+    path = f"/proc/{pid}/task/{tid}/stat" if tid else f"/proc/{pid}/stat"
+    with open(path) as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # comm may contain spaces
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def mem_kb(pid: int) -> dict[str, int]:
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                key, value = line.split(":", 1)
+                out[key] = int(value.split()[0])
+    return out
+
+
+def threads_cpu(pid: int) -> dict[str, float]:
+    """CPU per thread: the main (asyncio) thread by itself, the rest (DB writer...) summed."""
+    main, other = 0.0, 0.0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            t = cpu_s(pid, int(tid))
+        except OSError:  # the thread ended meanwhile
+            continue
+        if int(tid) == pid:
+            main = t
+        else:
+            other += t
+    return {"main": main, "other": other}
+
+
+class Server:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.data_dir = workdir / "data"
+        exe = Path(sys.executable).with_name("gatehouse")
+        cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "app.cli"]
+        self.cmd = [*cmd, "serve", "--headless", "--data-dir", str(self.data_dir),
+                    "--log-dir", str(workdir / "log"), "--ocpp-host", "127.0.0.1",
+                    "--ocpp-port", "0", "--json-logging"]
+        self.proc: subprocess.Popen | None = None
+        self.port: int | None = None
+        self.ready = threading.Event()
+        self.levels: dict[str, int] = {}
+        self.problems: list[str] = []  # WARNING+ messages and non-JSON lines (tracebacks)
+        self.rss_peak_kb = 0
+        self._sampling = True
+
+    def start(self, timeout: float = 60) -> None:
+        self.proc = subprocess.Popen(self.cmd, cwd=REPO, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True, bufsize=1)
+        threading.Thread(target=self._read_log, daemon=True).start()
+        threading.Thread(target=self._sample, daemon=True).start()
+        if not self.ready.wait(timeout) or self.port is None:
+            self.kill()
+            raise RuntimeError("server did not log `ready`:\n" + "\n".join(self.problems[-20:]))
+
+    def _read_log(self) -> None:
+        # Drained all the time: a full stderr pipe would stall the server's loop.
+        assert self.proc is not None and self.proc.stderr is not None
+        for line in self.proc.stderr:
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                self.problems.append(line.rstrip())
+                continue
+            level = doc.get("level", "?")
+            self.levels[level] = self.levels.get(level, 0) + 1
+            if level in ("WARNING", "ERROR", "CRITICAL"):
+                self.problems.append(f"{level} {doc.get('logger')}: {doc.get('msg')}")
+            if doc.get("event") == "ready":
+                self.port = doc.get("ocpp_port")
+                self.ready.set()
+
+    def _sample(self) -> None:
+        # VmHWM is the kernel's own peak, but sampling also catches it if /proc vanishes.
+        while self._sampling and self.proc is not None and self.proc.poll() is None:
+            try:
+                self.rss_peak_kb = max(self.rss_peak_kb, mem_kb(self.proc.pid)["VmRSS"])
+            except (OSError, KeyError):
+                return
+            time.sleep(0.25)
+
+    def snapshot(self) -> dict:
+        assert self.proc is not None
+        pid = self.proc.pid
+        mem = mem_kb(pid)
+        self.rss_peak_kb = max(self.rss_peak_kb, mem.get("VmHWM", 0), mem["VmRSS"])
+        return {"t": time.monotonic(), "cpu": cpu_s(pid), **threads_cpu(pid),
+                "rss_kb": mem["VmRSS"], "hwm_kb": mem.get("VmHWM", 0)}
+
+    def stop(self, timeout: float = 60) -> tuple[int | None, float]:
+        """SIGTERM and wait: (exit code or None if it had to be killed, seconds taken)."""
+        assert self.proc is not None
+        self._sampling = False
+        t = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None, time.monotonic() - t
+        return code, time.monotonic() - t
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# -- the database after the run ------------------------------------------------------
+
+
+def count_rows(db: Path) -> dict[str, int]:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {n: con.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0]
+                for n in sorted(names) if n != "alembic_version"}
+    finally:
+        con.close()
+
+
+# -- the report ------------------------------------------------------------------------
+
+
+def fmt_lat(p: dict) -> str:
+    if not p.get("n"):
+        return f"{'-':>8}{'-':>8}{'-':>8}{'-':>9}"
+    return f"{p['p50']:8.1f}{p['p95']:8.1f}{p['p99']:8.1f}{p['max']:9.1f}"
+
+
+def report(args, res: dict, snaps: dict, rss_peak_kb: int, server: Server,
+           stop: tuple[int | None, float], rows: dict[str, int]) -> None:
+    steady, start, end = snaps["steady"], snaps["start"], snaps["end"]
+    window = end["t"] - steady["t"]
+    steady_msgs = res["steady_sent"]
+    total_msgs = sum(res["sent"].values())
+    cpu_steady = end["cpu"] - steady["cpu"]
+    cpu_all = end["cpu"] - start["cpu"]
+    lines = [
+        "",
+        f"Gatehouse OCPP benchmark — {res['chargers']} chargers "
+        f"({res['v201_chargers']} on 2.0.1), meter value every {args.meter_interval:g} s, "
+        f"measured window {res['steady_s']:.1f} s after a {res['setup_s']:.1f} s ramp/setup",
+        f"  connected {res['connected']}/{res['chargers']}, boot {res['boot_status']}, "
+        f"transactions started {res['transactions_started']}",
+    ]
+    if res["connect_errors"]:
+        lines.append(f"  connect errors: {res['connect_errors']}")
+    lines += [
+        "",
+        f"  {'reply time (ms)':<28}{'sent':>8}{'ok':>8}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>9}",
+    ]
+    for action, p in res["latency_ms"].items():
+        lines.append(f"  {action:<28}{res['sent'].get(action, 0):8d}"
+                     f"{res['replied'].get(action, 0):8d}{fmt_lat(p)}")
+    lines.append(f"  {'all, whole run':<28}{total_msgs:8d}"
+                 f"{sum(res['replied'].values()):8d}{fmt_lat(res['latency_all_ms'])}")
+    for action, p in res["steady_latency_ms"].items():
+        lines.append(f"  {'  window: ' + action:<28}{p['n']:8d}{'':8}{fmt_lat(p)}")
+    lines.append(f"  {'all, measured window':<28}{steady_msgs:8d}{'':8}"
+                 f"{fmt_lat(res['steady_latency_all_ms'])}")
+    lag = res["client_loop_lag_ms"]
+    lines += [
+        "",
+        f"  messages/s (window)        {steady_msgs / max(res['steady_s'], 1e-9):10.1f}",
+        f"  CALLERRORs                 {res['errors'] or 'none'}",
+        f"  timeouts                   {res['timeouts'] or 'none'}; unexpected closes "
+        f"{res['unexpected_closes']}; ticks >1 s late {res['late_ticks']}",
+        f"  server CPU / message       {1000 * cpu_steady / max(steady_msgs, 1):10.2f} ms "
+        f"(window; {100 * cpu_steady / max(window, 1e-9):.0f}% of one core: main thread "
+        f"{end['main'] - steady['main']:.1f} s, other threads "
+        f"{end['other'] - steady['other']:.1f} s)",
+        f"                             {1000 * cpu_all / max(total_msgs, 1):10.2f} ms "
+        f"(whole run incl. connects, {cpu_all:.1f} s CPU)",
+        f"  server RSS                 start {start['rss_kb'] / 1024:.0f} MiB, "
+        f"peak {rss_peak_kb / 1024:.0f} MiB, end {end['rss_kb'] / 1024:.0f} MiB",
+        f"  server stop (SIGTERM)      exit {stop[0]} after {stop[1]:.1f} s",
+        f"  server log lines           {server.levels}",
+        f"  client (loadgen) CPU       {res['client_cpu_steady_s']:.1f} s in window; loop lag "
+        f"p99 {lag.get('p99', 0):.1f} ms, max {lag.get('max', 0):.1f} ms",
+        "",
+        f"  rows persisted             {rows}",
+    ]
+    meter_rows = next((rows[t] for t in ("meter_samples", "meter_values") if t in rows), None)
+    lines.append(f"  meter values               sent {res['meter_sent']}, acknowledged "
+                 f"{res['meter_acked']}, rows {meter_rows if meter_rows is not None else 'n/a'}")
+    lines.append(f"  status changes             acknowledged {res['status_changes_acked']}, "
+                 f"rows {rows.get('status_changes', 'n/a')}")
+    for p in server.problems[:10]:
+        lines.append(f"  server said: {p[:160]}")
+    if len(server.problems) > 10:
+        lines.append(f"  ... and {len(server.problems) - 10} more WARNING+ lines")
+
+    p99 = res["steady_latency_all_ms"].get("p99", float("inf"))
+    targets = [
+        (f"{args.chargers} chargers connected and accepted",
+         res["boot_status"].get("Accepted", 0) == args.chargers),
+        (f"reply p99 < {P99_TARGET_MS:g} ms (window, all types): {p99:.1f} ms",
+         p99 < P99_TARGET_MS),
+        ("no timeouts, no unexpected closes",
+         not res["timeouts"] and not res["unexpected_closes"]),
+        ("every meter value acknowledged (CALLRESULT)",
+         res["meter_sent"] > 0 and res["meter_acked"] == res["meter_sent"]),
+        ("every meter value persisted (rows >= sent)",
+         meter_rows is not None and res["meter_sent"] > 0 and meter_rows >= res["meter_sent"]),
+    ]
+    lines.append("")
+    lines += [f"  {'PASS' if ok else 'MISS'}  {name}" for name, ok in targets]
+    print("\n".join(lines), flush=True)
+
+
+# -- the run ---------------------------------------------------------------------------
+
+
+def run(args) -> int:
+    raise_fd_limit()  # inherited by both children
+    workdir = Path(tempfile.mkdtemp(prefix="gatehouse-bench-"))
+    server = Server(workdir)
+    loadgen: subprocess.Popen | None = None
+    spy: subprocess.Popen | None = None
+    try:
+        server.start()
+        assert server.proc is not None
+        print(f"server pid {server.proc.pid} on port {server.port}, data in {workdir}",
+              file=sys.stderr, flush=True)
+        snaps = {"start": server.snapshot()}
+        loadgen = subprocess.Popen(
+            [sys.executable, str(HERE / "loadgen.py"),
+             "--url", f"ws://127.0.0.1:{server.port}/ocpp", "--chargers", str(args.chargers),
+             "--duration", str(args.duration), "--ramp-rate", str(args.ramp_rate),
+             "--meter-interval", str(args.meter_interval),
+             "--heartbeat-interval", str(args.heartbeat_interval),
+             "--v201-share", str(args.v201_share)],
+            stdout=subprocess.PIPE, text=True, bufsize=1, cwd=REPO)
+        assert loadgen.stdout is not None
+        result = None
+        for line in loadgen.stdout:  # JSON lines: "steady", then "result"
+            doc = json.loads(line)
+            if doc["event"] == "steady":
+                snaps["steady"] = server.snapshot()
+                print(f"all set up after {doc['setup_s']} s ({doc['connected']} connected); "
+                      f"measuring {args.duration:g} s", file=sys.stderr, flush=True)
+                if args.py_spy:
+                    spy = subprocess.Popen(
+                        [shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")),
+                         "record", "--pid", str(server.proc.pid), "--duration",
+                         str(int(args.duration)), "--rate", "100", "--threads",
+                         "--format", "raw", "--output", args.py_spy, "--nonblocking"])
+            elif doc["event"] == "result":
+                snaps["end"] = server.snapshot()
+                result = doc
+        if loadgen.wait() != 0 or result is None or "steady" not in snaps:
+            raise RuntimeError(f"loadgen failed (exit {loadgen.returncode})")
+        stop = server.stop()
+        if stop[0] is None:
+            raise RuntimeError("server did not stop within 60 s of SIGTERM")
+        db = server.data_dir / "gatehouse.db"
+        rows = count_rows(db) if db.exists() else {}
+        report(args, result, snaps, server.rss_peak_kb, server, stop, rows)
+        if spy is not None:
+            spy.wait(30)
+        return 0
+    except Exception as exc:
+        print(f"bench failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for proc in (loadgen, spy):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+        server.kill()
+        if args.keep:
+            print(f"kept {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="OCPP load benchmark (see the module docstring)")
+    p.add_argument("--chargers", type=int, default=2000)
+    p.add_argument("--duration", type=float, default=60, help="measured seconds after setup")
+    p.add_argument("--ramp-rate", type=float, default=200, help="new connections per second")
+    p.add_argument("--meter-interval", type=float, default=10)
+    p.add_argument("--heartbeat-interval", type=float, default=0,
+                   help="client heartbeat seconds; 0 = what the server says at boot (60)")
+    p.add_argument("--v201-share", type=float, default=0.1)
+    p.add_argument("--py-spy", metavar="FILE", help="record a py-spy profile of the window")
+    p.add_argument("--keep", action="store_true", help="keep the temp data and log dir")
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
