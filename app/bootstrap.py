@@ -2,24 +2,55 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+import ssl
 
 from app.adapters.db import charger_repo, site_repo
+from app.adapters.db.audit_repo import SqlAuditLog
 from app.adapters.db.engine import make_engine
 from app.adapters.db.migrate import upgrade
+from app.adapters.db.transaction_repo import SqlTransactionStore
 from app.adapters.db.writer import DbWriter
+from app.adapters.ocpp.frame_log import FrameLog
+from app.adapters.ocpp.gateway import OcppGateway
 from app.adapters.ocpp.server import OcppServer
 from app.config import Settings
 from app.core import Core
 from app.domain.site import Site
 from app.domain.site_io import site_from_dict
 from app.domain.timeutil import utc_now
+from app.services.authorization import AuthMode, AuthorizationService
 from app.services.bus import EventBus
 from app.services.charging import ChargingService, UnknownChargerPolicy
+from app.services.commands import CommandService
 from app.services.event_log import EventLogger
+from app.services.transactions import TransactionService
 
 log = logging.getLogger(__name__)
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """Security profile 2: wss with the configured certificate and key."""
+    if settings.security_profile < 2 and not settings.tls_cert:
+        return None
+    if not settings.tls_cert or not settings.tls_key:
+        raise ValueError("security profile 2 needs a TLS certificate and key "
+                         "(--tls-cert FILE --tls-key FILE)")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(settings.tls_cert), str(settings.tls_key))
+    return context
+
+
+def load_id_tags(conn) -> dict[str, str]:
+    from sqlalchemy import select
+
+    from app.adapters.db import tables
+
+    return {r.id_token: r.status for r in conn.execute(select(tables.id_tags))}
 
 
 def demo_site() -> Site:
@@ -33,6 +64,7 @@ async def build_core(settings: Settings) -> Core:
 
     Nothing listens yet: `await core.start()` opens the OCPP port and starts simulators.
     """
+    ssl_context = tls_context(settings)  # a bad TLS setup fails before anything opens
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_db_url)
     writer = DbWriter(engine)
@@ -48,20 +80,34 @@ async def build_core(settings: Settings) -> Core:
             site = Site(name="New site")
         await writer.run(charger_repo.mark_all_offline)
         known = await writer.run(charger_repo.load_chargers)
+        registry = await writer.run(charger_repo.load_registry)
+        known_tags = await writer.run(load_id_tags)
     except BaseException:
         writer.stop()
         engine.dispose()
         raise
 
     bus = EventBus()
+    audit_log = SqlAuditLog(writer, utc_now)
+    audit = audit_log.audit
     charging = ChargingService(
         site, charger_repo.SqlChargerStore(writer), bus, utc_now,
         unknown_policy=UnknownChargerPolicy(settings.unknown_charger_policy),
         heartbeat_interval_s=settings.heartbeat_interval_s,
         known=known,
+        registry=registry,
+        require_password=settings.security_profile >= 1,
+        audit=audit,
     )
-    core = Core(settings=settings, bus=bus, site=site, charging=charging)
+    authorizer = AuthorizationService(AuthMode(settings.auth_mode), known_tags)
+    transactions = TransactionService(SqlTransactionStore(writer), bus, utc_now, authorizer)
+    await transactions.load()
+    core = Core(settings=settings, bus=bus, site=site, charging=charging,
+                transactions=transactions)
+    core.audit = audit
     event_logger = EventLogger(bus)
+    frames = FrameLog(settings.frames_dir, retention_days=settings.frame_retention_days)
+    core.frames = frames
 
     async def stop_db() -> None:
         event_logger.close()
@@ -74,9 +120,12 @@ async def build_core(settings: Settings) -> Core:
         return None
 
     core.add_part("database", start_db, stop_db)
+    core.add_part("frame-log", frames.start, frames.stop)
 
     server = OcppServer(
-        charging, settings.resolved_ocpp_host, settings.ocpp_port,
+        charging, transactions, settings.resolved_ocpp_host, settings.ocpp_port,
+        ssl_context=ssl_context,
+        frame_sink=frames.sink,
         configured_version=lambda cid: (c.ocpp_version if (c := site.charger(cid)) else None),
     )
 
@@ -86,6 +135,27 @@ async def build_core(settings: Settings) -> Core:
 
     core.add_part("ocpp-server", start_server, server.stop)
     core.ocpp_server = server
+    core.gateway = OcppGateway(server)
+    core.commands = CommandService(core.gateway, audit, utc_now)
+
+    watchdog: dict[str, asyncio.Task] = {}
+
+    async def start_watchdog() -> None:
+        async def watch() -> None:
+            while True:
+                await asyncio.sleep(5)
+                charging.check_silence()
+
+        watchdog["task"] = asyncio.create_task(watch(), name="charger-silence-watchdog")
+
+    async def stop_watchdog() -> None:
+        task = watchdog.pop("task", None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    core.add_part("watchdog", start_watchdog, stop_watchdog)
 
     _add_simulators(core, settings, site, server)
     return core

@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from app import __version__
+from app import __version__, cli_chargers
 from app.config import DEFAULT_OCPP_PORT, Settings
 from app.logging_setup import configure
 
@@ -38,6 +38,19 @@ def _common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     parser.add_argument("--log-level", default=d, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.add_argument("--sim-speed", type=float, default=d, metavar="X",
                         help="demo simulation speed (1 = real time)")
+    parser.add_argument("--unknown-chargers", choices=["accept", "pending", "reject"],
+                        default=d, help="what a charger id not in the registry gets "
+                        "(default: accept)")
+    parser.add_argument("--auth-mode", choices=["accept_all", "known_tags"], default=d,
+                        help="which idTags chargers may use (default: accept_all)")
+    parser.add_argument("--security-profile", type=int, choices=[0, 1, 2], default=d,
+                        help="OCPP security profile: 0 none, 1 HTTP Basic, 2 TLS + Basic")
+    parser.add_argument("--tls-cert", type=Path, default=d, metavar="FILE",
+                        help="PEM certificate for wss:// (security profile 2)")
+    parser.add_argument("--tls-key", type=Path, default=d, metavar="FILE",
+                        help="PEM private key for wss://")
+    parser.add_argument("--heartbeat-interval", type=int, default=d, metavar="SECONDS",
+                        help="heartbeat interval given to chargers at boot (default 60)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="no window: run the core as a service")
     serve.add_argument("--duration", type=float, default=None, metavar="SECONDS",
                        help="stop by itself after SECONDS (tests, demos)")
+    cli_chargers.add_parsers(sub, _common)  # chargers, export transactions
     return parser
 
 
@@ -73,6 +87,13 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         s.log_level = args.log_level
     if args.sim_speed:
         s.sim_speed = args.sim_speed
+    for option, attr in (("unknown_chargers", "unknown_charger_policy"),
+                         ("auth_mode", "auth_mode"), ("security_profile", "security_profile"),
+                         ("tls_cert", "tls_cert"), ("tls_key", "tls_key"),
+                         ("heartbeat_interval", "heartbeat_interval_s")):
+        value = getattr(args, option, None)
+        if value is not None:
+            setattr(s, attr, value)
     return s
 
 
@@ -114,6 +135,8 @@ def run_command(args: argparse.Namespace) -> int:
         except OSError as exc:  # typically: the OCPP port is taken
             log.error("cannot start: %s", exc, extra={"event": "start_failed"})
             return 2
+    if args.command in ("chargers", "export"):
+        return cli_chargers.run(args, settings)
     raise SystemExit(f"unknown command {args.command!r}")
 
 

@@ -31,7 +31,15 @@ class Settings:
     json_logging: bool = False
     log_level: str = "INFO"
     heartbeat_interval_s: int = 60
+    # accept (demo default) | pending (an installer approves in the console) | reject
     unknown_charger_policy: str = "accept"
+    # accept_all | known_tags, until accounts and permits decide (access issue)
+    auth_mode: str = "accept_all"
+    # OCPP security profile: 0 none, 1 HTTP Basic, 2 TLS + HTTP Basic (needs tls_cert/key)
+    security_profile: int = 0
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    frame_retention_days: float = 14.0
     # None: simulated chargers run exactly when in demo mode.
     simulate_chargers: bool | None = None
     # Demo simulation speed: 1.0 is real time; tests and training can speed it up.
@@ -57,6 +65,10 @@ class Settings:
     @property
     def run_simulated_chargers(self) -> bool:
         return self.demo if self.simulate_chargers is None else self.simulate_chargers
+
+    @property
+    def frames_dir(self) -> Path:
+        return self.data_dir / "ocpp-frames"
 
     @property
     def resolved_log_dir(self) -> Path:

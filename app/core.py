@@ -31,6 +31,13 @@ class Core:
     cameras: dict[str, Any] = field(default_factory=dict)
     ocpp_server: Any = None
     ocpp_url: str = ""
+    # OCPP services (wired by app.bootstrap): TransactionService, the ChargerGateway,
+    # CommandService (gateway + audit trail) and the per-charger FrameLog.
+    transactions: Any = None
+    gateway: Any = None
+    commands: Any = None
+    frames: Any = None
+    audit: Any = None
     version: str = __version__
     _started: list[str] = field(default_factory=list)
 

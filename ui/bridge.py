@@ -17,11 +17,16 @@ from app.domain.events import (
     ChargerBooted,
     ChargerConnected,
     ChargerDisconnected,
+    ChargerNotice,
     ConnectorStatusChanged,
     HeartbeatReceived,
+    MeterUpdated,
+    TransactionEnded,
+    TransactionStarted,
 )
 
-_CHARGER_EVENTS = (ChargerConnected, ChargerDisconnected, ChargerBooted, HeartbeatReceived)
+_CHARGER_EVENTS = (ChargerConnected, ChargerDisconnected, ChargerBooted, HeartbeatReceived,
+                   ChargerNotice)
 
 
 class CoreBridge(QObject):
@@ -30,8 +35,10 @@ class CoreBridge(QObject):
     `source` is the Core facade or its EventBus (anything with `.bus` is taken as a Core).
     """
 
-    chargerChanged = Signal(str)  # charger_id: connect, disconnect, boot, heartbeat
+    chargerChanged = Signal(str)  # charger_id: connect, disconnect, boot, heartbeat, notice
     connectorChanged = Signal(str, int)  # charger_id, connector_id
+    meterChanged = Signal(str, int)  # charger_id, connector_id: a live reading arrived
+    transactionChanged = Signal(str, int)  # charger_id, connector_id: a session started/ended
     barrierChanged = Signal(str, str)  # barrier_id, state
     cameraChanged = Signal(str, bool)  # camera_id, online
     # Every event, for logs and lists. Shadows QObject.event() by name: PySide6 only
@@ -54,6 +61,10 @@ class CoreBridge(QObject):
             self.chargerChanged.emit(ev.charger_id)
         elif isinstance(ev, ConnectorStatusChanged):
             self.connectorChanged.emit(ev.charger_id, ev.connector_id)
+        elif isinstance(ev, MeterUpdated):
+            self.meterChanged.emit(ev.charger_id, ev.connector_id)
+        elif isinstance(ev, TransactionStarted | TransactionEnded):
+            self.transactionChanged.emit(ev.charger_id, ev.connector_id)
         elif isinstance(ev, BarrierStateChanged):
             self.barrierChanged.emit(ev.barrier_id, ev.state)
         elif isinstance(ev, CameraHealthChanged):

@@ -105,6 +105,8 @@ class ChargerState:
     last_seen: datetime | None = None
     remote: str = ""
     heartbeat_interval_s: int = 300
+    # Connected but not talking for more than two heartbeat intervals.
+    silent: bool = False
     # Connector 0 is the charger as a whole (1.6); EVSE-level states live in 1..n.
     connectors: dict[int, ConnectorState] = field(default_factory=dict)
 
@@ -119,3 +121,12 @@ class ChargerState:
 
     def with_connector(self, state: ConnectorState) -> ChargerState:
         return replace(self, connectors={**self.connectors, state.connector_id: state})
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryEntry:
+    """What the installer decided about a charger (kept in the chargers table)."""
+
+    approved: bool = False
+    password_hash: str | None = None
+    lenient: bool = False

@@ -41,6 +41,9 @@ def _value(sv: dict[str, Any]) -> float | None:
     return value * (10 ** multiplier) if multiplier else value
 
 
+_LINE_PHASES = {"L1", "L2", "L3", "L1-N", "L2-N", "L3-N"}
+
+
 def _combine(values: list[tuple[str | None, float]], how: str) -> float | None:
     """Prefer a reading without a phase (the total); otherwise combine the phases."""
     if not values:
@@ -49,7 +52,7 @@ def _combine(values: list[tuple[str | None, float]], how: str) -> float | None:
     if totals:
         return totals[-1]
     # Line-to-line voltages (L1-L2) and the neutral would double count with L1/L2/L3.
-    phased = [v for phase, v in values if phase and "-" not in phase and phase != "N"]
+    phased = [v for phase, v in values if phase in _LINE_PHASES]
     phased = phased or [v for _, v in values]
     if how == "sum":
         return sum(phased)

@@ -6,12 +6,20 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from app.domain.charging import ChargerIdentity, ChargerState, ConnectorStatus, RegistrationStatus
+from app.domain.charging import (
+    ChargerIdentity,
+    ChargerState,
+    ConnectorStatus,
+    RegistrationStatus,
+    RegistryEntry,
+)
 from app.domain.commands import CommandResult
 from app.domain.site import OcppVersion
 from app.domain.transactions import MeterSample, Transaction
 
 Clock = Callable[[], datetime]
+# audit(actor, action, target, details): every manual action and security event.
+Audit = Callable[[str, str, str, dict], None]
 
 
 class ChargerStore(Protocol):
@@ -42,6 +50,8 @@ class ChargerStore(Protocol):
     ) -> None: ...
 
     def record_disconnect(self, charger_id: str, at: datetime) -> None: ...
+
+    def record_registry(self, charger_id: str, entry: RegistryEntry) -> None: ...
 
 
 class KnownChargers(Protocol):

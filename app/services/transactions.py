@@ -70,6 +70,10 @@ class TransactionService:
     def live(self, charger_id: str, connector_id: int) -> LiveMeter | None:
         return self._live.get((charger_id, connector_id))
 
+    def authorize(self, id_token: str, *, charger_id: str,
+                  connector_id: int | None = None) -> AuthDecision:
+        return self._auth.authorize(id_token, charger_id=charger_id, connector_id=connector_id)
+
     # -- OCPP 1.6 ------------------------------------------------------------------
 
     async def start_16(self, charger_id: str, connector_id: int, id_tag: str,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -76,11 +77,13 @@ def threads_cpu(pid: int) -> dict[str, float]:
 
 
 class Server:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, src: Path | None = None) -> None:
         self.workdir = workdir
         self.data_dir = workdir / "data"
+        self.cwd = src or REPO
         exe = Path(sys.executable).with_name("gatehouse")
-        cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "app.cli"]
+        # From another tree, `-m app.cli` with that tree as cwd imports its `app` first.
+        cmd = [str(exe)] if exe.exists() and src is None else [sys.executable, "-m", "app.cli"]
         self.cmd = [*cmd, "serve", "--headless", "--data-dir", str(self.data_dir),
                     "--log-dir", str(workdir / "log"), "--ocpp-host", "127.0.0.1",
                     "--ocpp-port", "0", "--json-logging"]
@@ -88,19 +91,20 @@ class Server:
         self.port: int | None = None
         self.ready = threading.Event()
         self.levels: dict[str, int] = {}
-        self.problems: list[str] = []  # WARNING+ messages and non-JSON lines (tracebacks)
+        # WARNING+ messages and non-JSON lines (tracebacks), grouped by their start.
+        self.problems: dict[str, int] = {}
         self.rss_peak_kb = 0
         self._sampling = True
 
     def start(self, timeout: float = 60) -> None:
-        self.proc = subprocess.Popen(self.cmd, cwd=REPO, stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(self.cmd, cwd=self.cwd, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True, bufsize=1)
         threading.Thread(target=self._read_log, daemon=True).start()
         threading.Thread(target=self._sample, daemon=True).start()
         if not self.ready.wait(timeout) or self.port is None:
             self.kill()
-            raise RuntimeError("server did not log `ready`:\n" + "\n".join(self.problems[-20:]))
+            raise RuntimeError("server did not log `ready`:\n" + "\n".join(self.problems))
 
     def _read_log(self) -> None:
         # Drained all the time: a full stderr pipe would stall the server's loop.
@@ -109,15 +113,19 @@ class Server:
             try:
                 doc = json.loads(line)
             except ValueError:
-                self.problems.append(line.rstrip())
+                self._problem(line.rstrip())
                 continue
             level = doc.get("level", "?")
             self.levels[level] = self.levels.get(level, 0) + 1
             if level in ("WARNING", "ERROR", "CRITICAL"):
-                self.problems.append(f"{level} {doc.get('logger')}: {doc.get('msg')}")
+                self._problem(f"{level} {doc.get('logger')}: {doc.get('msg')}")
             if doc.get("event") == "ready":
                 self.port = doc.get("ocpp_port")
                 self.ready.set()
+
+    def _problem(self, text: str) -> None:
+        key = re.sub(r"\d+", "#", text)[:110]  # group "unique_id=7" with "unique_id=8"
+        self.problems[key] = self.problems.get(key, 0) + 1
 
     def _sample(self) -> None:
         # VmHWM is the kernel's own peak, but sampling also catches it if /proc vanishes.
@@ -235,10 +243,11 @@ def report(args, res: dict, snaps: dict, rss_peak_kb: int, server: Server,
                  f"{res['meter_acked']}, rows {meter_rows if meter_rows is not None else 'n/a'}")
     lines.append(f"  status changes             acknowledged {res['status_changes_acked']}, "
                  f"rows {rows.get('status_changes', 'n/a')}")
-    for p in server.problems[:10]:
-        lines.append(f"  server said: {p[:160]}")
-    if len(server.problems) > 10:
-        lines.append(f"  ... and {len(server.problems) - 10} more WARNING+ lines")
+    top = sorted(server.problems.items(), key=lambda kv: -kv[1])
+    for text, n in top[:8]:
+        lines.append(f"  server said {n:6d}x: {text}")
+    if len(top) > 8:
+        lines.append(f"  ... and {len(top) - 8} more kinds of WARNING+ lines")
 
     p99 = res["steady_latency_all_ms"].get("p99", float("inf"))
     targets = [
@@ -264,7 +273,7 @@ def report(args, res: dict, snaps: dict, rss_peak_kb: int, server: Server,
 def run(args) -> int:
     raise_fd_limit()  # inherited by both children
     workdir = Path(tempfile.mkdtemp(prefix="gatehouse-bench-"))
-    server = Server(workdir)
+    server = Server(workdir, args.src)
     loadgen: subprocess.Popen | None = None
     spy: subprocess.Popen | None = None
     try:
@@ -333,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="client heartbeat seconds; 0 = what the server says at boot (60)")
     p.add_argument("--v201-share", type=float, default=0.1)
     p.add_argument("--py-spy", metavar="FILE", help="record a py-spy profile of the window")
+    p.add_argument("--src", type=Path, metavar="DIR",
+                   help="run the server from this source tree instead of the repo (e.g. a "
+                        "`git archive HEAD` snapshot while the working tree is mid-edit)")
     p.add_argument("--keep", action="store_true", help="keep the temp data and log dir")
     return run(p.parse_args(argv))
 

@@ -43,6 +43,7 @@ from websockets.protocol import State
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 CONNECTORS = 2
 POWER_W = 7400.0
+_CLOSED = object()  # a pending call's result when the link drops
 
 
 def raise_fd_limit() -> int:
@@ -128,11 +129,12 @@ class Charger:
         self.stats.sent[action] += 1
         try:
             await self.ws.send(frame)
-            return await asyncio.wait_for(fut, self.args.reply_timeout)
+            result = await asyncio.wait_for(fut, self.args.reply_timeout)
+            return None if result is _CLOSED else result
         except TimeoutError:
             self.stats.timeouts[action] += 1
             return None
-        except (ConnectionClosed, ConnectionError):
+        except ConnectionClosed:
             return None
         finally:
             self.pending.pop(uid, None)
@@ -165,9 +167,11 @@ class Charger:
         finally:
             if not self.stopping:
                 self.stats.unexpected_closes += 1
+            # A result, not an exception: a call that failed in send() before awaiting
+            # its future would leave "exception was never retrieved" noise.
             for _action, _t, fut in self.pending.values():
                 if not fut.done():
-                    fut.set_exception(ConnectionError("closed"))
+                    fut.set_result(_CLOSED)
 
     # -- the charger's life ------------------------------------------------------
 
@@ -216,7 +220,9 @@ class Charger:
             return None
         interval = float(self.args.heartbeat_interval or boot.get("interval") or 60)
         for c in range(1, CONNECTORS + 1):
-            if await self.call("StatusNotification", self.status_payload(c, "Available")):
+            # An accepted StatusNotification replies {}: test for None, not falsiness.
+            if await self.call("StatusNotification", self.status_payload(c, "Available")) \
+                    is not None:
                 stats.status_changes_acked += 1
         await self.start_transaction()
         return interval
@@ -250,7 +256,7 @@ class Charger:
         if reply is not None and isinstance(reply.get("transactionId"), int):
             self.tx_id = reply["transactionId"]
             stats.transactions_started += 1
-        if await self.call("StatusNotification", self.status_payload(1, "Charging")):
+        if await self.call("StatusNotification", self.status_payload(1, "Charging")) is not None:
             stats.status_changes_acked += 1
 
     async def steady(self, gen: LoadGen, hb_interval: float) -> None:

@@ -24,6 +24,9 @@ class FakeChargerStore:
     def record_disconnect(self, *args) -> None:
         self.calls.append(("disconnect", *args))
 
+    def record_registry(self, *args) -> None:
+        self.calls.append(("registry", *args))
+
     def of(self, kind: str) -> list[tuple]:
         return [c for c in self.calls if c[0] == kind]
 

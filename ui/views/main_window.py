@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractItemModel, Qt, Signal
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -25,8 +25,10 @@ from PySide6.QtWidgets import (
 from ui.dialogs.about import AboutDialog
 from ui.models.bays import BayTableModel
 from ui.models.chargers import ChargerTableModel
+from ui.models.common import Roles
 from ui.theme import app_icon, icon
 from ui.views.bay_map import BayMapView, LegendBar
+from ui.views.charger_panel import ChargerPanel
 
 
 def _table(model: QAbstractItemModel, stretch: int, parent: QWidget) -> QTableView:
@@ -65,6 +67,7 @@ class MainWindow(QMainWindow):
 
         self.bay_model = BayTableModel(core, bridge, self)
         self.charger_model = ChargerTableModel(core, bridge, self)
+        self.charger_panel = ChargerPanel(core, bridge, self)
         self._build_central()
         self._build_docks()
         self._build_menus()
@@ -108,9 +111,16 @@ class MainWindow(QMainWindow):
         self.bay_table = _table(self.bay_model, BayTableModel.COL_ZONE, self)
         self.charger_dock = self._dock("Chargers", self.charger_table)
         self.bay_dock = self._dock("Bays", self.bay_table)
+        # The charger panel is a third tab, hidden until a charger is opened.
+        self.charger_panel_dock = self._dock("Charger", self.charger_panel)
         self.tabifyDockWidget(self.charger_dock, self.bay_dock)
+        self.tabifyDockWidget(self.bay_dock, self.charger_panel_dock)
+        self.charger_panel_dock.hide()
         self.setTabPosition(Qt.DockWidgetArea.RightDockWidgetArea, QTabWidget.TabPosition.North)
         self.charger_dock.raise_()
+        self.charger_table.activated.connect(self._open_from_index)  # double-click, Enter
+        self.bay_table.activated.connect(self._open_from_index)
+        self.bay_map.bayClicked.connect(self._open_from_bay)
         # The map gets the larger share; the table still shows every column.
         self.resizeDocks([self.charger_dock], [560], Qt.Orientation.Horizontal)
 
@@ -168,6 +178,24 @@ class MainWindow(QMainWindow):
             # A dynamic property only restyles after an unpolish/polish.
             self.online_label.style().unpolish(self.online_label)
             self.online_label.style().polish(self.online_label)
+
+    def open_charger_panel(self, charger_id: str) -> ChargerPanel:
+        """Show one charger in the panel tab and bring the tab to the front."""
+        self.charger_panel.show_charger(charger_id)
+        self.charger_panel_dock.setWindowTitle(f"Charger {charger_id}")
+        self.charger_panel_dock.show()
+        self.charger_panel_dock.raise_()
+        return self.charger_panel
+
+    def _open_from_index(self, index: QModelIndex) -> None:
+        charger_id = index.data(Roles.CHARGER_ID)
+        if charger_id:
+            self.open_charger_panel(charger_id)
+
+    def _open_from_bay(self, bay_id: str) -> None:
+        bay = next((b for b in self._core.site.bays if b.id == bay_id), None)
+        if bay is not None and bay.charger_id:
+            self.open_charger_panel(bay.charger_id)
 
     def show_about(self) -> AboutDialog:
         if self.about_dialog is None:

@@ -14,6 +14,7 @@ from app.domain.charging import (
     ConnectorState,
     ConnectorStatus,
     RegistrationStatus,
+    RegistryEntry,
 )
 from app.domain.site import OcppVersion
 
@@ -81,6 +82,21 @@ class SqlChargerStore:
             conn.execute(update(t.chargers).where(t.chargers.c.id == charger_id)
                          .values(online=0))
         self._writer.enqueue(job)
+
+
+    def record_registry(self, charger_id: str, entry: RegistryEntry) -> None:
+        def job(conn: Connection) -> None:
+            _upsert_charger(conn, charger_id, approved=int(entry.approved),
+                            password_hash=entry.password_hash, lenient=int(entry.lenient))
+        self._writer.enqueue(job)
+
+
+def load_registry(conn: Connection) -> dict[str, RegistryEntry]:
+    return {
+        r.id: RegistryEntry(bool(r.approved), r.password_hash, bool(r.lenient))
+        for r in conn.execute(select(t.chargers.c.id, t.chargers.c.approved,
+                                     t.chargers.c.password_hash, t.chargers.c.lenient))
+    }
 
 
 def load_chargers(conn: Connection) -> list[ChargerState]:

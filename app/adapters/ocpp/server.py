@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
+import ssl
 from collections.abc import Callable
 from http import HTTPStatus
 
@@ -13,10 +15,12 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from app.adapters.ocpp.handshake import charger_id_from_path, pick_subprotocol, version_of
+from app.adapters.ocpp.robust import FrameSink, FrameTap
 from app.adapters.ocpp.v16 import CentralSystem16
 from app.adapters.ocpp.v201 import CentralSystem201
 from app.domain.site import OcppVersion
 from app.services.charging import ChargingService
+from app.services.transactions import TransactionService
 
 log = logging.getLogger(__name__)
 # The ocpp library logs every frame at INFO on its own logger; frames go to the
@@ -28,9 +32,12 @@ class OcppServer:
     def __init__(
         self,
         charging: ChargingService,
+        transactions: TransactionService,
         host: str,
         port: int,
         *,
+        ssl_context: ssl.SSLContext | None = None,
+        frame_sink: FrameSink | None = None,
         configured_version: Callable[[str], OcppVersion | None] = lambda _id: None,
         default_version: OcppVersion = OcppVersion.V16,
         response_timeout: float = 30,
@@ -39,6 +46,9 @@ class OcppServer:
         ping_timeout: float = 30,
     ) -> None:
         self._charging = charging
+        self._transactions = transactions
+        self._ssl = ssl_context
+        self._frame_sink = frame_sink
         self._host = host
         self._port = port
         self._configured_version = configured_version
@@ -58,7 +68,8 @@ class OcppServer:
             self._port,
             subprotocols=[v.subprotocol for v in OcppVersion],
             select_subprotocol=self._select_subprotocol,
-            process_request=self._check_path,
+            process_request=self._check_request,
+            ssl=self._ssl,
             ping_interval=self._ping_interval,
             ping_timeout=self._ping_timeout,
             # OCPP frames are small; a GetReport answer may not be. Bound it anyway.
@@ -89,7 +100,8 @@ class OcppServer:
         host = self._host
         if host in {"0.0.0.0", "::", ""}:
             host = "<this-pc>"
-        return f"ws://{host}:{self.port}/ocpp/"
+        scheme = "wss" if self._ssl is not None else "ws"
+        return f"{scheme}://{host}:{self.port}/ocpp/"
 
     def connected_ids(self) -> list[str]:
         return sorted(self._sessions)
@@ -105,10 +117,27 @@ class OcppServer:
     def _select_subprotocol(connection: ServerConnection, offered) -> str | None:
         return pick_subprotocol(list(offered))
 
-    def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
-        if charger_id_from_path(request.path) is None:
-            log.warning("refused OCPP connection with no charger id in path %r", request.path)
+    def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Refuse before the upgrade: no id, unknown id under the reject policy, bad login.
+
+        The answers say nothing about which part was wrong beyond what the charger needs.
+        """
+        charger_id = charger_id_from_path(request.path)
+        remote = _remote(connection)
+        if charger_id is None:
+            log.warning("refused OCPP connection from %s with no charger id in path %r",
+                        remote, request.path)
             return connection.respond(HTTPStatus.NOT_FOUND, "No charge point id in the URL\n")
+        if not self._charging.admits(charger_id):
+            log.warning("refused unknown charger %s from %s (policy: reject)", charger_id,
+                        remote, extra={"event": "charger_refused", "charger_id": charger_id})
+            return connection.respond(HTTPStatus.NOT_FOUND, "Unknown charge point\n")
+        if self._charging.password_required(charger_id):
+            password = _basic_password(request.headers.get("Authorization"), charger_id)
+            if not self._charging.check_password(charger_id, password, remote):
+                response = connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
+                response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
+                return response
         return None
 
     # -- one supervisor per connection -------------------------------------------
@@ -124,7 +153,9 @@ class OcppServer:
         remote = _remote(connection)
         handler_cls = CentralSystem16 if version is OcppVersion.V16 else CentralSystem201
         cp = handler_cls(
-            charger_id, connection, self._charging, response_timeout=self._response_timeout,
+            charger_id, FrameTap(connection, charger_id, self._frame_sink), self._charging,
+            self._transactions, lenient=self._charging.is_lenient(charger_id),
+            response_timeout=self._response_timeout,
             logger=logging.getLogger("gatehouse.ocpp.frames"),
         )
         old = self._sessions.get(charger_id)
@@ -163,6 +194,17 @@ class OcppServer:
                 )
             with contextlib.suppress(Exception):
                 await connection.close()
+
+
+def _basic_password(header: str | None, charger_id: str) -> str | None:
+    """The password of an HTTP Basic header whose user is the charger id (OCPP 1.6 sec.)."""
+    if not header or not header.lower().startswith("basic "):
+        return None
+    try:
+        user, _, password = base64.b64decode(header[6:].strip()).decode("utf-8").partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return password if user == charger_id else None
 
 
 def _remote(connection: ServerConnection) -> str:
