@@ -61,6 +61,14 @@ def mem_kb(pid: int) -> dict[str, int]:
     return out
 
 
+def machine_cpu() -> dict[str, float]:
+    """Busy and stolen CPU seconds of the whole machine, all cores (from /proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = v[:8]
+    return {"busy": (user + nice + system + irq + softirq) / TICK, "steal": steal / TICK}
+
+
 def threads_cpu(pid: int) -> dict[str, float]:
     """CPU per thread: the main (asyncio) thread by itself, the rest (DB writer...) summed."""
     main, other = 0.0, 0.0
@@ -77,7 +85,8 @@ def threads_cpu(pid: int) -> dict[str, float]:
 
 
 class Server:
-    def __init__(self, workdir: Path, src: Path | None = None) -> None:
+    def __init__(self, workdir: Path, src: Path | None = None,
+                 heartbeat_s: int | None = None, null: bool = False) -> None:
         self.workdir = workdir
         self.data_dir = workdir / "data"
         self.cwd = src or REPO
@@ -87,6 +96,10 @@ class Server:
         self.cmd = [*cmd, "serve", "--headless", "--data-dir", str(self.data_dir),
                     "--log-dir", str(workdir / "log"), "--ocpp-host", "127.0.0.1",
                     "--ocpp-port", "0", "--json-logging"]
+        if heartbeat_s is not None:  # else the server's default (60 s)
+            self.cmd += ["--heartbeat-interval", str(heartbeat_s)]
+        if null:
+            self.cmd = [sys.executable, str(HERE / "loadgen.py"), "--null-server", "0"]
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
         self.ready = threading.Event()
@@ -142,6 +155,7 @@ class Server:
         mem = mem_kb(pid)
         self.rss_peak_kb = max(self.rss_peak_kb, mem.get("VmHWM", 0), mem["VmRSS"])
         return {"t": time.monotonic(), "cpu": cpu_s(pid), **threads_cpu(pid),
+                "machine": machine_cpu(),
                 "rss_kb": mem["VmRSS"], "hwm_kb": mem.get("VmHWM", 0)}
 
     def stop(self, timeout: float = 60) -> tuple[int | None, float]:
@@ -193,6 +207,10 @@ def report(args, res: dict, snaps: dict, rss_peak_kb: int, server: Server,
     total_msgs = sum(res["sent"].values())
     cpu_steady = end["cpu"] - steady["cpu"]
     cpu_all = end["cpu"] - start["cpu"]
+    busy = end["machine"]["busy"] - steady["machine"]["busy"]
+    steal = end["machine"]["steal"] - steady["machine"]["steal"]
+    others = max(0.0, busy - cpu_steady - res["client_cpu_steady_s"])
+    noisy = " (NOISY: reply times overstated)" if others > 0.1 * window else ""
     lines = [
         "",
         f"Gatehouse OCPP benchmark — {res['chargers']} chargers "
@@ -217,6 +235,9 @@ def report(args, res: dict, snaps: dict, rss_peak_kb: int, server: Server,
     lines.append(f"  {'all, measured window':<28}{steady_msgs:8d}{'':8}"
                  f"{fmt_lat(res['steady_latency_all_ms'])}")
     lag = res["client_loop_lag_ms"]
+    slow = ", ".join(f"t+{sec}s {ms:.0f}" for sec, ms in res["slow_seconds"])
+    lines.append(f"  worst seconds (max ms)     {slow}; seconds with a reply > 50 ms: "
+                 f"{res['slow_seconds_over_50ms']} of {int(res['steady_s'])}")
     lines += [
         "",
         f"  messages/s (window)        {steady_msgs / max(res['steady_s'], 1e-9):10.1f}",
@@ -235,6 +256,11 @@ def report(args, res: dict, snaps: dict, rss_peak_kb: int, server: Server,
         f"  server log lines           {server.levels}",
         f"  client (loadgen) CPU       {res['client_cpu_steady_s']:.1f} s in window; loop lag "
         f"p99 {lag.get('p99', 0):.1f} ms, max {lag.get('max', 0):.1f} ms",
+        # Figures are only clean when nothing else competes for the cores.
+        f"  machine ({os.cpu_count()} cores)        "
+        f"{100 * busy / window:.0f}% of one core busy in window, of which other processes "
+        f"{100 * others / window:.0f}%{noisy}"
+        f"; stolen by the hypervisor {100 * steal / window:.0f}%",
         "",
         f"  rows persisted             {rows}",
     ]
@@ -273,7 +299,7 @@ def report(args, res: dict, snaps: dict, rss_peak_kb: int, server: Server,
 def run(args) -> int:
     raise_fd_limit()  # inherited by both children
     workdir = Path(tempfile.mkdtemp(prefix="gatehouse-bench-"))
-    server = Server(workdir, args.src)
+    server = Server(workdir, args.src, args.heartbeat_interval, args.null)
     loadgen: subprocess.Popen | None = None
     spy: subprocess.Popen | None = None
     try:
@@ -287,7 +313,6 @@ def run(args) -> int:
              "--url", f"ws://127.0.0.1:{server.port}/ocpp", "--chargers", str(args.chargers),
              "--duration", str(args.duration), "--ramp-rate", str(args.ramp_rate),
              "--meter-interval", str(args.meter_interval),
-             "--heartbeat-interval", str(args.heartbeat_interval),
              "--v201-share", str(args.v201_share)],
             stdout=subprocess.PIPE, text=True, bufsize=1, cwd=REPO)
         assert loadgen.stdout is not None
@@ -338,13 +363,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=60, help="measured seconds after setup")
     p.add_argument("--ramp-rate", type=float, default=200, help="new connections per second")
     p.add_argument("--meter-interval", type=float, default=10)
-    p.add_argument("--heartbeat-interval", type=float, default=0,
-                   help="client heartbeat seconds; 0 = what the server says at boot (60)")
+    p.add_argument("--heartbeat-interval", type=int, default=None, metavar="SECONDS",
+                   help="given to the server, which tells the chargers at boot "
+                        "(default: the server's own, 60 s)")
     p.add_argument("--v201-share", type=float, default=0.1)
     p.add_argument("--py-spy", metavar="FILE", help="record a py-spy profile of the window")
     p.add_argument("--src", type=Path, metavar="DIR",
                    help="run the server from this source tree instead of the repo (e.g. a "
                         "`git archive HEAD` snapshot while the working tree is mid-edit)")
+    p.add_argument("--null", action="store_true",
+                   help="against loadgen's do-nothing server instead: the client's floor")
     p.add_argument("--keep", action="store_true", help="keep the temp data and log dir")
     return run(p.parse_args(argv))
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import itertools
 import json
 import math
@@ -82,6 +83,8 @@ class Stats:
         self.timeouts: Counter[str] = Counter()
         self.latency: dict[str, list[float]] = defaultdict(list)
         self.steady_latency: dict[str, list[float]] = defaultdict(list)
+        # Worst reply per second of the window: tells a steady tail from a few stalls.
+        self.worst_by_second: dict[int, float] = {}
         self.steady_at: float | None = None  # perf_counter when every charger was set up
         self.connect_errors: Counter[str] = Counter()
         self.connected = 0
@@ -100,6 +103,8 @@ class Stats:
         self.latency[action].append(ms)
         if self.steady_at is not None and sent_at >= self.steady_at:
             self.steady_latency[action].append(ms)
+            sec = int(sent_at - self.steady_at)
+            self.worst_by_second[sec] = max(ms, self.worst_by_second.get(sec, 0.0))
 
 
 class Charger:
@@ -353,6 +358,10 @@ class LoadGen:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.all_set_up.wait(), args.reply_timeout * 6)
         setup_s = loop.time() - t0
+        # Our own gen-2 collections over thousands of connections would stall this loop
+        # and show up as the server's reply time: keep the setup's objects out of them.
+        gc.collect()
+        gc.freeze()
         stats.steady_at = time.perf_counter()
         cpu0 = _cpu_s()
         self.lag.clear()
@@ -390,6 +399,8 @@ class LoadGen:
             "latency_all_ms": percentiles(every),
             "steady_latency_ms": {a: percentiles(v) for a, v in sorted(s.steady_latency.items())},
             "steady_latency_all_ms": percentiles(steady),
+            "slow_seconds": sorted(s.worst_by_second.items(), key=lambda kv: -kv[1])[:5],
+            "slow_seconds_over_50ms": sum(1 for v in s.worst_by_second.values() if v > 50),
             "meter_sent": s.meter_sent,
             "meter_acked": s.meter_acked,
             "status_changes_acked": s.status_changes_acked,
@@ -399,6 +410,36 @@ class LoadGen:
             "client_cpu_steady_s": round(steady_cpu_s, 2),
             "client_cpu_s": round(_cpu_s(), 2),
         }
+
+
+async def null_server(port: int) -> None:
+    """The floor: a server that answers every CALL at once and does nothing else.
+
+    Benchmarking it (bench_ocpp.py --null) shows what this client and the machine add to
+    reply times, so that the rest can be put on the server.
+    """
+    from websockets.asyncio.server import serve
+
+    tx = itertools.count(1)
+    replies = {"BootNotification": lambda: {"status": "Accepted", "interval": 60,
+                                            "currentTime": now_iso()},
+               "StartTransaction": lambda: {"transactionId": next(tx),
+                                            "idTagInfo": {"status": "Accepted"}}}
+
+    async def handler(ws) -> None:
+        async for raw in ws:
+            msg = json.loads(raw)
+            if msg[0] == CALL:
+                payload = replies.get(msg[2], dict)()
+                await ws.send(json.dumps([CALLRESULT, msg[1], payload]))
+
+    async with serve(handler, "127.0.0.1", port, subprotocols=["ocpp1.6", "ocpp2.0.1"],
+                     compression=None) as server:
+        bound = next(iter(server.sockets)).getsockname()[1]
+        # The same `ready` line as `gatehouse serve --json-logging`, for bench_ocpp.py.
+        print(json.dumps({"level": "INFO", "event": "ready", "ocpp_port": bound}),
+              file=sys.stderr, flush=True)
+        await asyncio.Future()
 
 
 def _cpu_s() -> float:
@@ -412,7 +453,9 @@ def emit(doc: dict) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    p.add_argument("--url", required=True, help="base URL, e.g. ws://127.0.0.1:9000/ocpp")
+    p.add_argument("--url", help="base URL, e.g. ws://127.0.0.1:9000/ocpp")
+    p.add_argument("--null-server", type=int, metavar="PORT",
+                   help="instead: run the do-nothing server on PORT (0: any free port)")
     p.add_argument("--chargers", type=int, default=100)
     p.add_argument("--duration", type=float, default=30, help="steady-state seconds")
     p.add_argument("--ramp-rate", type=float, default=200, help="new connections per second")
@@ -431,6 +474,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     random.seed(args.seed)
     limit = raise_fd_limit()
+    if args.null_server is not None:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(null_server(args.null_server))
+        return 0
+    if not args.url:
+        print("loadgen: --url is required", file=sys.stderr)
+        return 2
     if limit < args.chargers + 50:
         print(f"loadgen: fd limit {limit} is below {args.chargers} chargers", file=sys.stderr)
         return 2

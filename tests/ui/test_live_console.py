@@ -36,16 +36,16 @@ def test_demo_console_shows_every_charger_online_and_a_foreign_one(qapp, tmp_pat
         window = MainWindow(core, bridge)
         window.show()
         try:
-            await wait_for(lambda: window.online_label.text().endswith("6 / 6"), within=15)
+            await wait_for(lambda: window.online_label.text().endswith("6 / 6"), within=30)
             assert len(window.bay_map.bay_items()) == 12
             assert all(p.online for p in window.bay_map.pillars())
             # the cars of a fast demo reach Charging on the map
             await wait_for(lambda: any(i.status.value == "Charging"
-                                     for i in window.bay_map.bay_items()), within=15)
+                                     for i in window.bay_map.bay_items()), within=30)
             url = f"ws://127.0.0.1:{core.ocpp_server.port}/ocpp"
             async with charge_point(url, "CP-X") as cp:
                 assert (await cp.boot()).status == "Accepted"
-                await wait_for(lambda: "CP-X" in window.bay_map.unassigned_ids())
+                await wait_for(lambda: "CP-X" in window.bay_map.unassigned_ids(), within=30)
                 assert window.online_label.text().endswith("7 / 7")
         finally:
             bridge.close()

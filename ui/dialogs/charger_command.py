@@ -187,36 +187,18 @@ class CommandDialog(QDialog):
 # -- GetConfiguration ---------------------------------------------------------------------
 
 
-def _name(part: Any) -> str:
-    if isinstance(part, dict):
-        return str(part.get("name", ""))
-    return str(part or "")
-
-
 def config_rows(payload: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
-    """(key, value, read-only) from a GetConfiguration (1.6) or GetVariables (2.0.1) answer,
-    in either the ocpp library's snake_case or the wire's camelCase."""
-    rows: list[tuple[str, str, bool | None]] = []
-    for entry in payload.get("configuration_key") or payload.get("configurationKey") or []:
-        if isinstance(entry, dict):
-            value = entry.get("value")
-            rows.append((str(entry.get("key", "")), "" if value is None else str(value),
-                         bool(entry.get("readonly", False))))
-    for entry in payload.get("get_variable_result") or payload.get("getVariableResult") or []:
-        if isinstance(entry, dict):
-            key = ".".join(p for p in (_name(entry.get("component")),
-                                       _name(entry.get("variable"))) if p)
-            status = str(entry.get("attribute_status") or entry.get("attributeStatus") or "")
-            value = entry.get("attribute_value", entry.get("attributeValue"))
-            if value is None and status and status != "Accepted":
-                value = f"({status})"
-            rows.append((key, "" if value is None else str(value), None))
-    for key in payload.get("unknown_key") or payload.get("unknownKey") or []:
-        rows.append((str(key), "(unknown to the charger)", None))
-    if not rows:
-        plain = payload.get("keys", payload.get("configuration"))
-        if isinstance(plain, dict):
-            rows = [(str(k), str(v), None) for k, v in plain.items()]
+    """(key, value, read-only) from the gateway's get_configuration answer:
+    {"configuration": {key: value}, "readonly": [key], "unknown": [key],
+    and on 2.0.1 "variables": {key: "Component.Variable"}}."""
+    config = payload.get("configuration") or {}
+    readonly = {str(k) for k in payload.get("readonly") or []}
+    v201 = bool(payload.get("variables"))  # 2.0.1 says nothing about read-only here
+    rows: list[tuple[str, str, bool | None]] = [
+        (str(key), "" if value is None else str(value), None if v201 else key in readonly)
+        for key, value in config.items()]
+    rows += [(str(key), "(unknown to the charger)", None)
+             for key in payload.get("unknown") or []]
     return sorted(rows, key=lambda r: r[0].lower())
 
 

@@ -126,7 +126,7 @@ class ChargerPanel(QWidget):
         bridge.transactionChanged.connect(self._on_connector)
         self._frame_timer = QTimer(self)
         self._frame_timer.setInterval(1000)
-        self._frame_timer.timeout.connect(self.refresh_frames)
+        self._frame_timer.timeout.connect(self._tick)
         self._show_empty()
 
     # -- construction -------------------------------------------------------------------
@@ -455,6 +455,11 @@ class ChargerPanel(QWidget):
                             + frame.text[:2000])
             self.frame_list.addItem(item)
 
+    def _tick(self) -> None:
+        # A dock tab behind another is moved off-screen, not hidden: poll only when seen.
+        if not self.visibleRegion().isEmpty():
+            self.refresh_frames()
+
     def frame_lines(self) -> list[str]:
         return [self.frame_list.item(i).text() for i in range(self.frame_list.count())]
 
@@ -583,6 +588,8 @@ class ChargerPanel(QWidget):
                      spec: CommandSpec | None) -> None:
         self.last_result = result
         text = result.describe()
+        if spec is not None and text.startswith(f"{result.command} "):
+            text = spec.title + text[len(result.command):]  # words, not "clear_cache"
         summary = payload_summary(result.payload) if spec is not None and spec.show_payload \
             else ""
         if summary:

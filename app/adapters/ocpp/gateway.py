@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from ocpp.charge_point import remove_nones, serialize_as_dict, snake_to_camel_case
 from ocpp.exceptions import OCPPError, UnknownCallErrorCodeError
@@ -267,6 +267,12 @@ _EXCHANGE_ERRORS = (Refused, OCPPError, UnknownCallErrorCodeError, TimeoutError,
 Run = Callable[[Any, Exchange], Awaitable[CommandResult]]
 
 
+class Sessions(Protocol):
+    """What the gateway needs of OcppServer: the live handler of a charger, or None."""
+
+    def session(self, charger_id: str) -> Any: ...
+
+
 class OcppGateway:
     """ChargerGateway over the embedded OCPP server (see the module docstring: never
     await it from inside an @on handler).
@@ -276,7 +282,7 @@ class OcppGateway:
     wait for an earlier command to the same charger to finish.
     """
 
-    def __init__(self, server: Any, *, timeout_s: float = 30,
+    def __init__(self, server: Sessions, *, timeout_s: float = 30,
                  clock: Callable[[], datetime] = utc_now) -> None:
         self._server = server
         self._timeout_s = timeout_s
