@@ -49,6 +49,16 @@ class Core:
     ) -> None:
         self._parts.append((name, start, stop))
 
+    async def approve_charger(self, charger_id: str, actor: str) -> Any:
+        """Approve a pending charger and ask it to boot again, so it is accepted now
+        rather than at its next retry. Returns the TriggerMessage result, if one was sent."""
+        self.charging.approve(charger_id, actor)
+        if self.commands is None or self.ocpp_server is None:
+            return None
+        if charger_id not in self.ocpp_server.connected_ids():
+            return None
+        return await self.commands.trigger_message(actor, charger_id, "BootNotification")
+
     async def start(self) -> None:
         for name, start, _ in self._parts:
             await start()

@@ -111,3 +111,26 @@ async def test_async_run_returns_results_and_errors(engine):
             await writer.run(lambda conn: conn.execute(text("SELECT * FROM nope")))
     finally:
         writer.stop()
+
+
+def test_upgrade_from_0001_keeps_data_and_approves_configured_chargers(engine, tmp_path):
+    from alembic import command
+
+    from app.adapters.db.migrate import alembic_config
+
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.execute(text(
+            "INSERT INTO chargers (id, configured, label, connector_count, max_power_w, vendor,"
+            " model, serial, firmware, remote, online, registration)"
+            " VALUES ('CP-OLD', 1, '', 2, 22000, 'ABB', 'Terra', 'S1', '1.0', '', 0, 'Accepted')"))
+    assert current_revision(engine) == "0001"
+    report = upgrade(engine)
+    assert report.before == "0001" and report.after == head_revision()
+    assert report.backup is not None and report.backup.name.startswith("site.db.0001.")
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT vendor, approved, lenient FROM chargers")).one()
+        assert tuple(row) == ("ABB", 1, 0)
+        assert conn.execute(text("SELECT count(*) FROM transactions")).scalar() == 0

@@ -127,3 +127,34 @@ async def test_profile2_without_certificate_is_a_clear_error(settings):
     settings.security_profile = 2
     with pytest.raises(ValueError, match="certificate"):
         await build_core(settings)
+
+
+async def test_approval_in_the_console_makes_the_charger_boot_again(settings):
+    import asyncio
+
+    from ocpp.routing import on
+    from ocpp.v16 import call_result
+    from ocpp.v16.enums import Action
+
+    from tests.helpers.ocpp_clients import Client16, charge_point
+
+    triggered = asyncio.Event()
+
+    class Pending(Client16):
+        @on(Action.trigger_message)
+        def on_trigger(self, requested_message, **kwargs):
+            triggered.set()
+            return call_result.TriggerMessage(status="Accepted")
+
+    settings.unknown_charger_policy = "pending"
+    core = await running(settings)
+    try:
+        async with charge_point(url_of(core), "NEWBIE", cls=Pending) as cp:
+            assert (await cp.boot()).status == "Pending"
+            result = await core.approve_charger("NEWBIE", actor="installer")
+            assert result.ok and triggered.is_set()
+            assert (await cp.boot()).status == "Accepted"
+    finally:
+        await core.stop()
+    actions = [r.action for r in audit_rows(settings)]
+    assert "charger_approved" in actions and "charger_trigger_message" in actions

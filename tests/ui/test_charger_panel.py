@@ -248,6 +248,17 @@ def test_clicking_a_bay_on_the_map_opens_its_charger(qtbot, core, window):
     assert window.charger_panel.charger_id == "CP-01"
 
 
+def test_bridge_turns_meter_and_transaction_events_into_signals(core, bridge, transactions):
+    meters, sessions = [], []
+    bridge.meterChanged.connect(lambda cid, n: meters.append((cid, n)))
+    bridge.transactionChanged.connect(lambda cid, n: sessions.append((cid, n)))
+    transactions.start("CP-02", 2, 8, "TAG")
+    transactions.meter("CP-02", 2, 3000.0, 10.0)
+    transactions.end("CP-02", 2)
+    assert meters == [("CP-02", 2)]
+    assert sessions == [("CP-02", 2), ("CP-02", 2)]
+
+
 # -- what it shows -------------------------------------------------------------------------
 
 
@@ -336,7 +347,7 @@ def test_frames_refresh_on_a_timer_while_visible(qtbot, core, window, frames):
     frames.add("CP-01", Direction.IN, '[2,"t1","Heartbeat",{}]')
     qtbot.waitUntil(lambda: any('"t1"' in line for line in panel.frame_lines()), timeout=3000)
     window.charger_dock.raise_()  # another tab in front: the panel stops polling
-    qtbot.waitUntil(lambda: panel.visibleRegion().isEmpty(), timeout=2000)
+    qtbot.waitUntil(lambda: not panel.frames_in_view(), timeout=2000)
     frames.add("CP-01", Direction.IN, '[2,"t2","Heartbeat",{}]')
     qtbot.wait(1300)
     assert not any('"t2"' in line for line in panel.frame_lines())

@@ -4,6 +4,7 @@ a real SQLite file, the real main window (offscreen)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import qasync
 
@@ -23,6 +24,9 @@ def _run(qapp, coro):
     finally:
         asyncio.set_event_loop(None)
         loop.close()
+        # Collect the loop's Qt timers now, on this thread; left to a later collection they
+        # may be destroyed elsewhere and Qt warns (which fails whichever test runs next).
+        gc.collect()
 
 
 def test_demo_console_shows_every_charger_online_and_a_foreign_one(qapp, tmp_path):

@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QHideEvent, QShowEvent
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QHideEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -89,6 +90,42 @@ def _pct(soc: float | None) -> str:
 
 def _short(text: str, width: int = 10) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class ElidedLabel(QLabel):
+    """One line that ends in … when it does not fit; the whole text stays in `text()`."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self.setText(text)
+
+    def setText(self, text: str) -> None:
+        self._full = text
+        self._elide()
+
+    def text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = max(self.contentsRect().width(), 40)
+        super().setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight,
+                                                      width))
+
+
+def _log_list(name: str, parent: QWidget) -> QListWidget:
+    """One line per entry, cut with … at the panel's edge (full text in the tooltip)."""
+    view = QListWidget(parent)
+    view.setObjectName(name)
+    view.setWordWrap(False)
+    view.setTextElideMode(Qt.TextElideMode.ElideRight)
+    view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    view.setResizeMode(QListWidget.ResizeMode.Adjust)
+    return view
 
 
 def _section(text: str, parent: QWidget) -> QLabel:
@@ -170,7 +207,6 @@ class ChargerPanel(QWidget):
             "QFrame#pendingBox { background: #fff8c5; border: 1px solid #d4a72c;"
             " border-radius: 6px; }")
         self.pending_text = QLabel(self.pending_box)
-        self.pending_text.setWordWrap(True)
         self.approve_button = QPushButton("Approve charger", self.pending_box)
         self.approve_button.setObjectName("approveButton")
         self.approve_button.setToolTip("Accept this charger into the site (audited)")
@@ -225,26 +261,29 @@ class ChargerPanel(QWidget):
         self.command_bar.triggered.connect(self.request_command)
         layout.addWidget(self.command_bar)
 
-        layout.addWidget(_section("Results", body))
-        self.result_list = QListWidget(body)
-        self.result_list.setObjectName("resultList")
-        self.result_list.setWordWrap(False)
-        self.result_list.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.result_list.setMinimumHeight(64)
-        self.result_list.setMaximumHeight(96)
-        layout.addWidget(self.result_list)
+        # The last answer, always in view; the history and the raw messages in tabs.
+        self.result_label = ElidedLabel("No command sent yet.", body)
+        self.result_label.setObjectName("resultLine")
+        self.result_label.setSizePolicy(QSizePolicy.Policy.Ignored,
+                                        QSizePolicy.Policy.Preferred)
+        self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._style_result_line(PENDING_COLOR)
+        layout.addWidget(self.result_label)
 
-        layout.addWidget(_section("Messages   ← from charger   → to charger", body))
-        self.frame_list = QListWidget(body)
-        self.frame_list.setObjectName("frameList")
-        self.frame_list.setUniformItemSizes(True)
-        self.frame_list.setWordWrap(False)
-        self.frame_list.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.frame_list.setMinimumHeight(120)
+        self.result_list = _log_list("resultList", body)
+        self.frame_list = _log_list("frameList", body)
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         mono.setPointSizeF(max(QFont(self.font()).pointSizeF() - 1, 8.0))
         self.frame_list.setFont(mono)
-        layout.addWidget(self.frame_list, 1)
+        self.frame_list.setUniformItemSizes(True)
+        self.log_tabs = QTabWidget(body)
+        self.log_tabs.setObjectName("panelTabs")
+        self.log_tabs.setDocumentMode(True)
+        self.log_tabs.addTab(self.frame_list, "Messages  (← from charger, → to charger)")
+        self.log_tabs.addTab(self.result_list, "Command log")
+        self.log_tabs.setMinimumHeight(150)
+        self.log_tabs.currentChanged.connect(lambda _i: self._tick())
+        layout.addWidget(self.log_tabs, 1)
 
     # -- what is shown -------------------------------------------------------------------
 
@@ -334,14 +373,16 @@ class ChargerPanel(QWidget):
             self.pending_box.hide()
             return
         approved = self._core.charging.is_known(state.id)
+        # Explicit line breaks, no word wrap: a height-for-width label would make the
+        # panel's scroll area ask for more height than it needs.
         if approved:
             self.pending_text.setText(
-                "Approved: the charger is accepted at its next boot "
-                "(Trigger message → BootNotification does it now).")
+                "Approved: accepted at the charger's next boot\n"
+                "(Trigger… → BootNotification does it now).")
         else:
             self.pending_text.setText(
-                "This charger connected on its own and waits for approval; "
-                "until then it may not charge.")
+                "This charger connected on its own and waits for\n"
+                "approval; until then it may not charge.")
         self.approve_button.setVisible(not approved)
         self.approve_button.setEnabled((state.id, "approve") not in self._busy)
         self.pending_box.show()
@@ -357,7 +398,8 @@ class ChargerPanel(QWidget):
         session, session_tip = NO_VALUE, ""
         if tx is not None:
             started = format_local(tx.started_at)
-            session = f"{_short(tx.charger_tx_id)} · {tx.id_token or NO_VALUE} · {started}"
+            # What the attendant recognises first; a 2.0.1 UUID may be cut.
+            session = f"{started} · {tx.id_token or NO_VALUE} · #{_short(tx.charger_tx_id, 9)}"
             session_tip = (f"Transaction {tx.charger_tx_id} (console #{tx.id})\n"
                            f"idToken {tx.id_token or NO_VALUE}\nStarted {started}")
         live_here = live is not None and (tx is None or live.transaction_id in (None, tx.id))
@@ -455,9 +497,17 @@ class ChargerPanel(QWidget):
                             + frame.text[:2000])
             self.frame_list.addItem(item)
 
+    def frames_in_view(self) -> bool:
+        """The message list can be seen: its tab is current and the panel is on screen (a
+        dock tab behind another is moved off the window, not hidden)."""
+        if not self.isVisible() or self.log_tabs.currentWidget() is not self.frame_list:
+            return False
+        window = self.window()
+        return window.rect().intersects(
+            QRect(self.mapTo(window, QPoint(0, 0)), self.size()))
+
     def _tick(self) -> None:
-        # A dock tab behind another is moved off-screen, not hidden: poll only when seen.
-        if not self.visibleRegion().isEmpty():
+        if self.frames_in_view():
             self.refresh_frames()
 
     def frame_lines(self) -> list[str]:
@@ -528,8 +578,22 @@ class ChargerPanel(QWidget):
         if self._charger_id is None:
             return
         charger_id, actor = self._charger_id, self.runner.actor
-        self._schedule("approve", charger_id, "Approve charger",
-                       lambda: self._core.charging.approve(charger_id, actor), None)
+        core = self._core
+
+        async def approve() -> CommandResult:
+            detail = f"by {actor}"
+            # Core.approve_charger also asks the charger to boot again (accepted now).
+            via_core = getattr(core, "approve_charger", None)
+            if via_core is None:
+                core.charging.approve(charger_id, actor)
+            else:
+                trigger = await via_core(charger_id, actor)
+                if isinstance(trigger, CommandResult):
+                    detail += f"; BootNotification requested: {trigger.status}"
+            return CommandResult("Approve charger", charger_id, CommandStatus.ACCEPTED,
+                                 detail=detail)
+
+        self._schedule("approve", charger_id, "Approve charger", approve, None)
 
     def _schedule(self, key: str, charger_id: str, title: str,
                   call: Callable[[], Any], spec: CommandSpec | None) -> None:
@@ -580,6 +644,8 @@ class ChargerPanel(QWidget):
         item = QListWidgetItem(f"{datetime.now().strftime('%H:%M:%S')}  {text}")
         item.setForeground(color)
         self.result_list.insertItem(0, item)
+        self.result_label.setText(item.text())
+        self._style_result_line(color)
         while self.result_list.count() > _MAX_RESULTS:
             self.result_list.takeItem(self.result_list.count() - 1)
         return item
@@ -595,10 +661,20 @@ class ChargerPanel(QWidget):
         if summary:
             text += f" · {summary}"
         mark = "✓" if result.ok else "✗"
-        line.setText(f"{datetime.now().strftime('%H:%M:%S')}  {mark} {text}")
-        line.setForeground(OK_COLOR if result.ok else FAIL_COLOR)
-        line.setToolTip(text if not result.payload else
-                        f"{text}\n{payload_summary(result.payload, limit=2000)}")
+        shown = f"{datetime.now().strftime('%H:%M:%S')}  {mark} {text}"
+        tip = text if not result.payload else \
+            f"{text}\n{payload_summary(result.payload, limit=2000)}"
+        color = OK_COLOR if result.ok else FAIL_COLOR
+        line.setText(shown)
+        line.setForeground(color)
+        line.setToolTip(tip)
+        self.result_label.setText(shown)
+        self.result_label.setToolTip(tip)
+        self._style_result_line(color)
+
+    def _style_result_line(self, color: QColor) -> None:
+        self.result_label.setStyleSheet(
+            f"color: {color.name()}; font-weight: 600; padding: 3px 0px;")
 
     def result_lines(self) -> list[str]:
         """The results shown, newest first."""

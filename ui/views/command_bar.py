@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QGridLayout, QPushButton, QSizePolicy, QWidget
 
 from app.domain.commands import CommandResult, CommandStatus
 from ui.dialogs.charger_command import Field, Form
@@ -65,6 +65,8 @@ class CommandSpec:
     args: Callable[[dict[str, Any]], tuple] = lambda _v: ()
     # Answers worth reading (a version, a file name, vendor data): shown on the result line.
     show_payload: bool = False
+    # It interrupts charging or replaces software: the button text is red.
+    danger: bool = False
 
 
 def _connector_field(ctx: ChargerContext, *, whole: str = "", name: str = "connector",
@@ -209,82 +211,81 @@ COMMANDS: tuple[CommandSpec, ...] = (
                 _remote_start, lambda v: (v["connector"], v["id_token"])),
     CommandSpec("remote_stop", "Remote stop…", "Remote stop", "remote_stop",
                 "RemoteStopTransaction (1.6) / RequestStopTransaction (2.0.1)",
-                _remote_stop, lambda v: (str(v["transaction_id"]),)),
+                _remote_stop, lambda v: (str(v["transaction_id"]),), danger=True),
     CommandSpec("unlock", "Unlock…", "Unlock", "unlock_connector", "UnlockConnector",
                 _unlock, lambda v: (v["connector"],)),
     CommandSpec("reset", "Reset…", "Reset", "reset", "Reset (soft or hard)",
-                _reset, lambda v: (bool(v["hard"]),)),
+                _reset, lambda v: (bool(v["hard"]),), danger=True),
     CommandSpec("availability", "Availability…", "Change availability",
                 "change_availability", "ChangeAvailability",
                 _availability, lambda v: (v["connector"], bool(v["available"]))),
-    CommandSpec("trigger", "Trigger message…", "Trigger message", "trigger_message",
+    CommandSpec("trigger", "Trigger…", "Trigger message", "trigger_message",
                 "TriggerMessage", _trigger, lambda v: (v["message"], v["connector"])),
     CommandSpec("clear_cache", "Clear cache", "Clear cache", "clear_cache",
                 "ClearCache: the charger forgets the idTokens it cached"),
-    CommandSpec("get_config", "Get configuration", "Get configuration", "get_configuration",
+    CommandSpec("get_config", "Get config", "Get configuration", "get_configuration",
                 "GetConfiguration (1.6) / GetVariables (2.0.1): every key, in a table",
                 args=lambda _v: (None,)),
-    CommandSpec("change_config", "Change configuration…", "Change configuration",
+    CommandSpec("change_config", "Change config…", "Change configuration",
                 "change_configuration", "ChangeConfiguration (1.6) / SetVariables (2.0.1)",
                 _change_config, lambda v: (str(v["key"]), v["value"])),
-    CommandSpec("local_list", "Local list version", "Local list version",
+    CommandSpec("local_list", "List version", "Local list version",
                 "get_local_list_version", "GetLocalListVersion", show_payload=True),
-    CommandSpec("set_limit", "Set power limit…", "Set power limit", "set_charging_profile",
+    CommandSpec("set_limit", "Set limit…", "Set power limit", "set_charging_profile",
                 "SetChargingProfile: a power cap in kW",
                 _set_limit, lambda v: (v["connector"], float(v["limit_kw"]) * 1000.0)),
-    CommandSpec("clear_limit", "Clear power limit…", "Clear power limit",
+    CommandSpec("clear_limit", "Clear limit…", "Clear power limit",
                 "clear_charging_profile", "ClearChargingProfile",
                 _clear_limit, lambda _v: (None,)),
     CommandSpec("data_transfer", "Data transfer…", "Data transfer", "data_transfer",
                 "DataTransfer: a vendor-specific message", _data_transfer,
                 lambda v: (v["vendor_id"], v["message_id"], v["data"]), show_payload=True),
-    CommandSpec("diagnostics", "Get diagnostics…", "Get diagnostics", "get_diagnostics",
+    CommandSpec("diagnostics", "Diagnostics…", "Get diagnostics", "get_diagnostics",
                 "GetDiagnostics (1.6) / GetLog (2.0.1)", _diagnostics,
                 lambda v: (v["location"],), show_payload=True),
-    CommandSpec("firmware", "Update firmware…", "Update firmware", "update_firmware",
-                "UpdateFirmware", _firmware, lambda v: (v["location"],)),
+    CommandSpec("firmware", "Firmware…", "Update firmware", "update_firmware",
+                "UpdateFirmware", _firmware, lambda v: (v["location"],), danger=True),
 )
 COMMANDS_BY_KEY = {c.key: c for c in COMMANDS}
 
-_GROUPS = (
-    ("Session", ("remote_start", "remote_stop", "unlock")),
-    ("Charger", ("reset", "availability", "trigger", "clear_cache")),
-    ("Settings", ("get_config", "change_config", "local_list")),
-    ("Power", ("set_limit", "clear_limit")),
-    ("Service", ("data_transfer", "diagnostics", "firmware")),
-)
+# Four to a row, most used first: sessions and reset, charger state, settings, service.
+# Buttons say it short; each tooltip names the OCPP message.
+_ORDER = ("remote_start", "remote_stop", "unlock", "reset",
+          "availability", "trigger", "clear_cache", "local_list",
+          "get_config", "change_config", "set_limit", "clear_limit",
+          "data_transfer", "diagnostics", "firmware")
+COLUMNS = 4
 
 
 class CommandBar(QWidget):
-    """Buttons in labelled rows; `triggered(key)` when one is clicked."""
+    """A grid of equal buttons; `triggered(key)` when one is clicked."""
 
     triggered = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("commandBar")
+        # Compact: fifteen buttons share a 560 px side panel on a 1366x768 booth screen.
+        self.setStyleSheet("QPushButton { padding: 5px 6px; min-width: 0px; }"
+                           "QPushButton[danger=\"true\"] { color: #b42318; }"
+                           "QPushButton[danger=\"true\"]:disabled { color: #d0a3a0; }")
         self._buttons: dict[str, QPushButton] = {}
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
-        grid.setHorizontalSpacing(8)
+        grid.setHorizontalSpacing(6)
         grid.setVerticalSpacing(6)
-        for row, (group, keys) in enumerate(_GROUPS):
-            label = QLabel(group, self)
-            label.setObjectName("muted")
-            grid.addWidget(label, row, 0)
-            line = QHBoxLayout()
-            line.setSpacing(6)
-            for key in keys:
-                spec = COMMANDS_BY_KEY[key]
-                button = QPushButton(spec.label, self)
-                button.setObjectName(f"cmd_{key}")
-                button.setToolTip(spec.tip)
-                button.clicked.connect(lambda _checked=False, k=key: self.triggered.emit(k))
-                self._buttons[key] = button
-                line.addWidget(button)
-            line.addStretch(1)
-            grid.addLayout(line, row, 1)
-        grid.setColumnStretch(1, 1)
+        for i, key in enumerate(_ORDER):
+            spec = COMMANDS_BY_KEY[key]
+            button = QPushButton(spec.label, self)
+            button.setObjectName(f"cmd_{key}")
+            button.setToolTip(spec.tip)
+            button.setProperty("danger", spec.danger)
+            button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+            button.clicked.connect(lambda _checked=False, k=key: self.triggered.emit(k))
+            self._buttons[key] = button
+            grid.addWidget(button, i // COLUMNS, i % COLUMNS)
+        for col in range(COLUMNS):
+            grid.setColumnStretch(col, 1)
 
     def button(self, key: str) -> QPushButton:
         return self._buttons[key]
