@@ -8,7 +8,7 @@ import json
 import logging
 import ssl
 
-from app.adapters.db import charger_repo, site_repo
+from app.adapters.db import charger_repo, settings_repo, site_repo
 from app.adapters.db.audit_repo import SqlAuditLog
 from app.adapters.db.engine import make_engine
 from app.adapters.db.migrate import upgrade
@@ -64,13 +64,18 @@ async def build_core(settings: Settings) -> Core:
 
     Nothing listens yet: `await core.start()` opens the OCPP port and starts simulators.
     """
-    ssl_context = tls_context(settings)  # a bad TLS setup fails before anything opens
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_db_url)
     writer = DbWriter(engine)
     writer.start()
     try:
         await writer.run(lambda _conn: upgrade(engine))
+        # The site's stored settings (first-run setup), unless the command line said otherwise.
+        applied = settings.apply_stored(await writer.run(settings_repo.load_settings))
+        if applied:
+            log.info("site settings from the database: %s", ", ".join(applied),
+                     extra={"event": "stored_settings", "applied": applied})
+        ssl_context = tls_context(settings)  # a bad TLS setup fails before anything listens
         site = await writer.run(site_repo.load_site)
         if site is None and settings.demo:
             site = demo_site()

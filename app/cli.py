@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from app import __version__, cli_chargers
+from app import __version__, cli_chargers, cli_users
 from app.config import DEFAULT_OCPP_PORT, Settings
 from app.logging_setup import configure
 
@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--duration", type=float, default=None, metavar="SECONDS",
                        help="stop by itself after SECONDS (tests, demos)")
     cli_chargers.add_parsers(sub, _common)  # chargers, export transactions
+    cli_users.add_parsers(sub, _common)  # user add|list, import site
     return parser
 
 
@@ -94,6 +95,12 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         value = getattr(args, option, None)
         if value is not None:
             setattr(s, attr, value)
+    # What the command line set wins over the site's stored settings (first-run setup).
+    s.explicit = frozenset(
+        attr for option, attr in (("ocpp_port", "ocpp_port"), ("tls_cert", "tls_cert"),
+                                  ("tls_key", "tls_key"),
+                                  ("security_profile", "security_profile"))
+        if getattr(args, option, None) is not None)
     return s
 
 
@@ -137,6 +144,8 @@ def run_command(args: argparse.Namespace) -> int:
             return 2
     if args.command in ("chargers", "export"):
         return cli_chargers.run(args, settings)
+    if args.command in ("user", "import"):
+        return cli_users.run(args, settings)
     raise SystemExit(f"unknown command {args.command!r}")
 
 

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
 APP_NAME = "gatehouse"
 DEFAULT_OCPP_PORT = 9000
+
+
+# Site settings kept in the database's `settings` table (key -> JSON value), written by the
+# first-run setup: key -> (Settings attribute, converter). A command-line option wins.
+STORED_SETTINGS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "ocpp.port": ("ocpp_port", int),
+    "ocpp.tls_cert": ("tls_cert", Path),
+    "ocpp.tls_key": ("tls_key", Path),
+    "ocpp.security_profile": ("security_profile", int),
+}
 
 
 def default_data_dir() -> Path:
@@ -47,6 +59,20 @@ class Settings:
     # A seed makes a demo replayable (the same cars at the same bays); None: random.
     sim_seed: int | None = None
     camera_fps: float = 15.0
+    # Attributes given on the command line: stored site settings do not override them.
+    explicit: frozenset[str] = frozenset()
+
+    def apply_stored(self, stored: Mapping[str, Any]) -> list[str]:
+        """Take the site's stored settings (STORED_SETTINGS keys) except where the command
+        line said otherwise. Returns the attributes changed."""
+        changed = []
+        for key, (attr, convert) in STORED_SETTINGS.items():
+            if key not in stored or attr in self.explicit:
+                continue
+            value = stored[key]
+            setattr(self, attr, None if value is None else convert(value))
+            changed.append(attr)
+        return changed
 
     @property
     def resolved_ocpp_host(self) -> str:

@@ -18,7 +18,9 @@ class SimSite:
 
     A car plugging in at a bay appears, plate and all, on that bay's camera. `speed`
     scales the charging sessions only: barriers and cameras run in real time, because an
-    attendant trains on them at the pace of a real lane.
+    attendant trains on them at the pace of a real lane. The chargers behave like real
+    ones: 1.6 sessions are full transactions (SimFleet's default) and every console
+    command gets a charger's answer.
     """
 
     def __init__(

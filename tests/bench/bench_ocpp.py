@@ -11,8 +11,10 @@ rows it persisted. Prints a table with PASS/MISS per target of the issue:
     2,000 chargers, reply p99 < 50 ms, every meter value persisted.
 
 Exits non-zero only when the harness itself fails, never on a missed target.
-`--py-spy FILE` also records a profile of the server during the measured window
-(`.venv/bin/pip install py-spy`; needs ptrace permission).
+`--py-spy FILE` also profiles the server during the measured window (or the connection
+ramp, `--py-spy-phase setup`) and prints where each thread spends it
+(`.venv/bin/pip install py-spy`; needs ptrace permission). `--null` runs the same load
+against a do-nothing server: the floor that the client and the machine add.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -37,6 +40,7 @@ sys.path.insert(0, str(HERE))
 from loadgen import raise_fd_limit  # noqa: E402  (a script, not a package import)
 
 TICK = os.sysconf("SC_CLK_TCK")
+SPY_RATE = 100  # py-spy samples per second
 P99_TARGET_MS = 50.0
 
 
@@ -190,6 +194,71 @@ def count_rows(db: Path) -> dict[str, int]:
         con.close()
 
 
+# -- where the server's time goes (py-spy raw output) ----------------------------------
+
+_IDLE = ("select (selectors.py)", ".wait (threading.py)", "_worker (concurrent/")
+
+
+def _short(frame: str) -> str:
+    func, _, file = frame.partition(" (")
+    return f"{func} ({file.rsplit('/', 1)[-1]}"
+
+
+def pyspy_summary(path: Path, seconds: float, top: int = 6) -> list[str]:
+    """Per busy thread, in % of its wall time, the top functions twice: the deepest frame
+    of our code (who to fix) and the leaf frame (what the time is actually spent on)."""
+    ours: dict[str, Counter[str]] = {}
+    leaves: dict[str, Counter[str]] = {}
+    wall = SPY_RATE * seconds  # samples per thread if it never slept
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        # The default executor's threads (asyncio_0, asyncio_1...) count as one.
+        thread = re.sub(r"_\d+$", "_*", frames[0].split(": ", 1)[-1])
+        n = int(count)
+        funcs = [re.sub(r":\d+\)$", ")", f) for f in frames[1:]]
+        if not funcs or any(mark in funcs[-1] for mark in _IDLE):
+            continue
+        app = next((_short(f) for f in reversed(funcs) if " (app/" in f), "(no app frame)")
+        if app.startswith("run_command ("):  # only the entry point: the loop's own work
+            app = "(event loop, websockets: no handler below)"
+        ours.setdefault(thread, Counter())[app] += n
+        leaves.setdefault(thread, Counter())[_short(funcs[-1])] += n
+    out = ["", f"  py-spy {path}: busy time in % of one core over the phase"]
+    for thread, where in sorted(ours.items(), key=lambda kv: -sum(kv[1].values())):
+        busy = sum(where.values())
+        if busy < 0.03 * wall:
+            continue
+        out.append(f"    {thread}: busy {100 * busy / wall:.0f}%")
+        for label, counter in (("in app", where), ("leaf", leaves[thread])):
+            out += [f"      {label:6} {100 * k / wall:5.1f}%  {func}"
+                    for func, k in counter.most_common(top)]
+    if len(out) == 2:
+        out.append("    no thread was busy more than 3% of the time")
+    return out
+
+
+class Spy:
+    """`py-spy record` of the server over one phase; SIGINT ends it and writes the file."""
+
+    def __init__(self, pid: int, out: Path) -> None:
+        exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        self.out = out
+        self.t0 = time.monotonic()
+        self.proc = subprocess.Popen(
+            [exe, "record", "--pid", str(pid), "--rate", str(SPY_RATE), "--threads",
+             "--format", "raw", "--output", str(out), "--nonblocking"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self) -> list[str]:
+        seconds = time.monotonic() - self.t0
+        self.proc.send_signal(signal.SIGINT)
+        code = self.proc.wait(30)
+        if code != 0 or not self.out.exists():
+            return [f"  py-spy failed (exit {code}): is it installed, may it ptrace?"]
+        return pyspy_summary(self.out, seconds)
+
+
 # -- the report ------------------------------------------------------------------------
 
 
@@ -207,6 +276,7 @@ def report(args, res: dict, snaps: dict, rss_peak_kb: int, server: Server,
     total_msgs = sum(res["sent"].values())
     cpu_steady = end["cpu"] - steady["cpu"]
     cpu_all = end["cpu"] - start["cpu"]
+    idle_cpu = (start["cpu"] - snaps["idle"]["cpu"]) / (start["t"] - snaps["idle"]["t"])
     busy = end["machine"]["busy"] - steady["machine"]["busy"]
     steal = end["machine"]["steal"] - steady["machine"]["steal"]
     others = max(0.0, busy - cpu_steady - res["client_cpu_steady_s"])
@@ -250,6 +320,7 @@ def report(args, res: dict, snaps: dict, rss_peak_kb: int, server: Server,
         f"{end['other'] - steady['other']:.1f} s)",
         f"                             {1000 * cpu_all / max(total_msgs, 1):10.2f} ms "
         f"(whole run incl. connects, {cpu_all:.1f} s CPU)",
+        f"  server idle CPU            {100 * idle_cpu:.1f}% of one core (before any charger)",
         f"  server RSS                 start {start['rss_kb'] / 1024:.0f} MiB, "
         f"peak {rss_peak_kb / 1024:.0f} MiB, end {end['rss_kb'] / 1024:.0f} MiB",
         f"  server stop (SIGTERM)      exit {stop[0]} after {stop[1]:.1f} s",
@@ -301,13 +372,17 @@ def run(args) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="gatehouse-bench-"))
     server = Server(workdir, args.src, args.heartbeat_interval, args.null)
     loadgen: subprocess.Popen | None = None
-    spy: subprocess.Popen | None = None
+    spy: Spy | None = None
+    spy_lines: list[str] = []
     try:
         server.start()
         assert server.proc is not None
         print(f"server pid {server.proc.pid} on port {server.port}, data in {workdir}",
               file=sys.stderr, flush=True)
-        snaps = {"start": server.snapshot()}
+        # Two idle seconds first: the background cost that every per-message figure includes.
+        snaps = {"idle": server.snapshot()}
+        time.sleep(2)
+        snaps["start"] = server.snapshot()
         loadgen = subprocess.Popen(
             [sys.executable, str(HERE / "loadgen.py"),
              "--url", f"ws://127.0.0.1:{server.port}/ocpp", "--chargers", str(args.chargers),
@@ -315,6 +390,8 @@ def run(args) -> int:
              "--meter-interval", str(args.meter_interval),
              "--v201-share", str(args.v201_share)],
             stdout=subprocess.PIPE, text=True, bufsize=1, cwd=REPO)
+        if args.py_spy and args.py_spy_phase == "setup":
+            spy = Spy(server.proc.pid, args.py_spy)
         assert loadgen.stdout is not None
         result = None
         for line in loadgen.stdout:  # JSON lines: "steady", then "result"
@@ -323,15 +400,17 @@ def run(args) -> int:
                 snaps["steady"] = server.snapshot()
                 print(f"all set up after {doc['setup_s']} s ({doc['connected']} connected); "
                       f"measuring {args.duration:g} s", file=sys.stderr, flush=True)
-                if args.py_spy:
-                    spy = subprocess.Popen(
-                        [shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")),
-                         "record", "--pid", str(server.proc.pid), "--duration",
-                         str(int(args.duration)), "--rate", "100", "--threads",
-                         "--format", "raw", "--output", args.py_spy, "--nonblocking"])
+                if spy is not None:
+                    spy_lines = spy.stop()
+                    spy = None
+                elif args.py_spy:
+                    spy = Spy(server.proc.pid, args.py_spy)
             elif doc["event"] == "result":
                 snaps["end"] = server.snapshot()
                 result = doc
+                if spy is not None:
+                    spy_lines = spy.stop()
+                    spy = None
         if loadgen.wait() != 0 or result is None or "steady" not in snaps:
             raise RuntimeError(f"loadgen failed (exit {loadgen.returncode})")
         stop = server.stop()
@@ -340,16 +419,17 @@ def run(args) -> int:
         db = server.data_dir / "gatehouse.db"
         rows = count_rows(db) if db.exists() else {}
         report(args, result, snaps, server.rss_peak_kb, server, stop, rows)
-        if spy is not None:
-            spy.wait(30)
+        if spy_lines:
+            print("\n".join(spy_lines), flush=True)
         return 0
     except Exception as exc:
         print(f"bench failed: {exc}", file=sys.stderr)
         return 1
     finally:
-        for proc in (loadgen, spy):
-            if proc is not None and proc.poll() is None:
-                proc.kill()
+        if loadgen is not None and loadgen.poll() is None:
+            loadgen.kill()
+        if spy is not None and spy.proc.poll() is None:
+            spy.proc.kill()
         server.kill()
         if args.keep:
             print(f"kept {workdir}", file=sys.stderr)
@@ -367,7 +447,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="given to the server, which tells the chargers at boot "
                         "(default: the server's own, 60 s)")
     p.add_argument("--v201-share", type=float, default=0.1)
-    p.add_argument("--py-spy", metavar="FILE", help="record a py-spy profile of the window")
+    p.add_argument("--py-spy", type=Path, metavar="FILE",
+                   help="record the server with py-spy (raw format) and summarise it")
+    p.add_argument("--py-spy-phase", choices=["window", "setup"], default="window",
+                   help="profile the measured window (default) or the connection ramp")
     p.add_argument("--src", type=Path, metavar="DIR",
                    help="run the server from this source tree instead of the repo (e.g. a "
                         "`git archive HEAD` snapshot while the working tree is mid-edit)")

@@ -149,17 +149,22 @@ class Charger:
         try:
             async for raw in self.ws:
                 t = time.perf_counter()
-                msg = json.loads(raw)
-                if msg[0] == CALL:  # the server asks something: we implement nothing
+                try:
+                    msg = json.loads(raw)
+                    kind, uid = msg[0], msg[1]
+                except (ValueError, TypeError, IndexError, KeyError):
+                    self.stats.errors["(unparseable frame from server)"] += 1
+                    continue
+                if kind == CALL:  # the server asks something: we implement nothing
                     self.stats.server_calls[msg[2]] += 1
                     await self.ws.send(json.dumps([CALLERROR, msg[1], "NotImplemented", "", {}]))
                     continue
-                entry = self.pending.get(msg[1])
+                entry = self.pending.get(uid)
                 if entry is None:  # a reply after our timeout
                     continue
                 action, sent_at, fut = entry
                 self.stats.record(action, sent_at, t)
-                if msg[0] == CALLRESULT:
+                if kind == CALLRESULT:
                     self.stats.replied[action] += 1
                     if not fut.done():
                         fut.set_result(msg[2])
@@ -188,7 +193,7 @@ class Charger:
                 subprotocols=["ocpp2.0.1" if self.v201 else "ocpp1.6"],
                 # Embedded chargers rarely negotiate permessage-deflate; the server
                 # pings (30 s), so the client need not.
-                compression=None if not self.args.deflate else "deflate",
+                compression="deflate" if self.args.deflate else None,
                 ping_interval=None,
                 open_timeout=self.args.reply_timeout,
             )
@@ -199,8 +204,10 @@ class Charger:
         stats.connected += 1
         reader = asyncio.create_task(self.reader())
         try:
-            hb_interval = await self.setup()
-            gen.charger_set_up()
+            try:
+                hb_interval = await self.setup()
+            finally:
+                gen.charger_set_up()  # even when setup failed: the window must not wait
             if hb_interval is not None:
                 await self.steady(gen, hb_interval)
         finally:
@@ -368,7 +375,9 @@ class LoadGen:
         self.stop_at = loop.time() + args.duration
         emit({"event": "steady", "set_up": stats.set_up, "connected": stats.connected,
               "setup_s": round(setup_s, 2)})
-        await asyncio.gather(*tasks, return_exceptions=True)
+        for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(outcome, Exception):  # a bug here, not the server: show it
+                stats.errors[f"(loadgen crash) {type(outcome).__name__}: {outcome}"[:160]] += 1
         steady_s = loop.time() - (self.stop_at - args.duration)
         lag_task.cancel()
         return self.result(setup_s, steady_s, _cpu_s() - cpu0)

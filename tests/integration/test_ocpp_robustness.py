@@ -41,6 +41,10 @@ async def test_malformed_frames_are_survived(core, url):
     await cp.send_raw('[2, "abc", "Heartbeat", {')  # truncated: no id to answer, ignored
     await cp.send_raw("not json at all")
     await cp.send_raw('{"a": 1}')
+    await cp.send_raw("[2,0,{},0]")  # action not a string (found by hypothesis)
+    await cp.send_raw('[2, "bad-action", {"x": 1}, {}]')
+    reply = await cp.reply_to("bad-action")
+    assert reply[0] == 4
     await cp.send_raw('[2, "only-an-id"]')  # an id but no action: answered with CALLERROR
     reply = await cp.reply_to("only-an-id")
     assert reply[0] == 4 and reply[2] in ("FormationViolation", "ProtocolError")

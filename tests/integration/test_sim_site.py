@@ -16,7 +16,7 @@ from tests.integration.test_sim_charger import DEMO_SITE, FAST, NO_FAULTS, Csms,
 
 @pytest.fixture
 async def csms():
-    server = Csms(interval=30)
+    server = Csms(interval=30, with_transactions=True)
     await server.start()
     yield server
     await server.stop()
@@ -40,6 +40,11 @@ async def test_cars_at_the_chargers_show_on_their_bay_cameras(csms) -> None:
         plate = cp04.vehicle(1).plate
         assert sim.cameras["CAM-BAY-B"].plates.get(2) == plate
         await until(lambda: sim.cameras["CAM-BAY-B"].plates.get(2) != plate)
+        # The demo's 1.6 chargers run real transactions (the console implements them).
+        await until(lambda: any(p["transaction_id"] == 4711
+                                for p in csms.of("StopTransaction")))
+        assert {c for c, a, _ in csms.messages if a == "StartTransaction"} <= {
+            "CP-01", "CP-02", "CP-03"}
 
         await sim.barriers["BAR-ENTRY"].open("demo")
         assert sim.barriers["BAR-ENTRY"].hold_s == 6.0

@@ -13,7 +13,7 @@ from ui.views.main_window import MainWindow
 
 
 def test_title_status_bar_and_demo_badge(window, core):
-    assert window.windowTitle() == "Gatehouse — Harbour Street Car Park (demo)"
+    assert window.windowTitle() == f"Gatehouse {core.version} — Harbour Street Car Park (demo)"
     assert OCPP_URL in window.ocpp_label.text()
     assert window.online_label.text() == "Chargers online: 0 / 6"
     assert window.demo_badge is not None and window.demo_badge.isVisible()

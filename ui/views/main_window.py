@@ -59,7 +59,7 @@ class MainWindow(QMainWindow):
         self._closing_sent = False
         self.about_dialog: AboutDialog | None = None
         self.setObjectName("mainWindow")
-        self.setWindowTitle(f"Gatehouse — {core.site.name}")
+        self.setWindowTitle(f"Gatehouse {core.version} — {core.site.name}")
         self.setWindowIcon(app_icon())
         # Booth PCs often have 1366x768 screens: everything must fit and stay readable there.
         self.setMinimumSize(1024, 600)

@@ -206,3 +206,16 @@ settings = Table(
     Column("key", String(64), primary_key=True),
     Column("value", JSON),
 )
+
+# Staff accounts (0003): who may use the console. Roles: admin | supervisor | attendant.
+# Usernames are stored lower-case; passwords only as app.services.passwords hashes.
+staff_users = Table(
+    "staff_users", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False, default=""),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("disabled", Integer, nullable=False, default=0),
+)

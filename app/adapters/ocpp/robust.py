@@ -12,8 +12,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ocpp.exceptions import FormatViolationError, OCPPError, ProtocolError
+from ocpp.exceptions import FormatViolationError, InternalError, OCPPError, ProtocolError
 from ocpp.messages import Call, CallError, MessageType, unpack
+from websockets.exceptions import ConnectionClosed
 
 from app.adapters.ocpp.lenient import relax, request_schema
 from app.domain.frames import Direction
@@ -76,7 +77,13 @@ class RobustMixin:
             if msg.message_type_id in (MessageType.CallResult, MessageType.CallError):
                 self._response_queue.put_nowait(msg)
             return
-        if self.lenient and isinstance(msg.payload, dict):
+        if not (isinstance(msg.unique_id, str) and isinstance(msg.action, str)
+                and isinstance(msg.payload, dict)):
+            # e.g. [2, 0, {}, 0]: the library would fail on it and drop the link.
+            await self._bad_frame(raw_msg, ProtocolError(
+                description="a CALL needs a string id, a string action and an object payload"))
+            return
+        if self.lenient:
             self._relax(msg)
         try:
             await self._handle_call(msg)
@@ -84,6 +91,13 @@ class RobustMixin:
             log.warning("%s: refused %s: %s %s", self.id, msg.action, error.code,
                         error.description, extra={"event": "ocpp_call_refused",
                                                   "charger_id": self.id, "code": error.code})
+            await self._send(msg.create_call_error(error).to_json())
+        except ConnectionClosed:
+            raise  # the link went while we answered: the supervisor handles that
+        except Exception as exc:
+            # Our bug, not the charger's: log it loudly, answer, keep the connection.
+            log.exception("%s: internal error handling %s", self.id, msg.action)
+            error = InternalError(description=type(exc).__name__)
             await self._send(msg.create_call_error(error).to_json())
 
     async def _bad_frame(self, raw: str, exc: OCPPError) -> None:
