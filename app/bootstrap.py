@@ -196,6 +196,7 @@ def _add_simulators(core: Core, settings: Settings, site: Site, server: OcppServ
     for barrier in site.barriers:
         if barrier.driver == "sim":
             core.barriers[barrier.id] = SimBarrier(barrier, core.bus.publish, utc_now)
+    _add_barrier_drivers(core, site)
     for camera in site.cameras:
         if camera.source.startswith("sim:"):
             core.cameras[camera.id] = SimCamera(camera, fps=settings.camera_fps)
@@ -211,3 +212,23 @@ def _add_simulators(core: Core, settings: Settings, site: Site, server: OcppServ
         await asyncio.gather(*(asyncio.to_thread(c.stop) for c in core.cameras.values()))
 
     core.add_part("devices", start_devices, stop_devices)
+
+
+# --- Real barrier drivers (Modbus TCP relay I/O, Hikvision ISAPI, Axis VAPIX) -------------
+def _add_barrier_drivers(core: Core, site: Site) -> None:
+    """One driver per barrier whose driver is "modbus", "isapi" or "vapix".
+
+    They connect on the first open pulse, so nothing here touches the network; the
+    "devices" part stops them. A barrier with bad settings is left out with a warning
+    (the console still starts; the installer fixes the settings).
+    """
+    from app.adapters.io.factory import DRIVERS, make_barrier
+
+    for barrier in site.barriers:
+        if barrier.driver not in DRIVERS:
+            continue
+        try:
+            core.barriers[barrier.id] = make_barrier(barrier, core.bus.publish, utc_now)
+        except ValueError as exc:
+            log.warning("barrier %s not driven: %s", barrier.id, exc,
+                        extra={"event": "barrier_config_error", "barrier_id": barrier.id})
