@@ -107,6 +107,8 @@ class ChargerState:
     heartbeat_interval_s: int = 300
     # Connected but not talking for more than two heartbeat intervals.
     silent: bool = False
+    # When the current connection opened: a state reported before it is history.
+    connected_at: datetime | None = None
     # Connector 0 is the charger as a whole (1.6); EVSE-level states live in 1..n.
     connectors: dict[int, ConnectorState] = field(default_factory=dict)
 

@@ -182,7 +182,8 @@ class ChargingService:
         now = self._clock()
         prev = self._chargers.get(charger_id, ChargerState(id=charger_id))
         self._chargers[charger_id] = replace(
-            prev, online=True, silent=False, ocpp_version=version, last_seen=now, remote=remote
+            prev, online=True, silent=False, ocpp_version=version, last_seen=now, remote=remote,
+            connected_at=now,
         )
         self._store.record_connection(charger_id, version, remote, now)
         self._bus.publish(
@@ -238,7 +239,11 @@ class ChargingService:
         if status is ConnectorStatus.OCCUPIED and is_occupied(previous.status):
             # 2.0.1 says only "Occupied"; keep the finer state TransactionEvent gave us.
             status = previous.status
-        if previous.status == status and previous.error_code == error_code:
+        # A state last reported before this connection opened is history: reported again,
+        # it starts a new "since" (the charger was offline in between).
+        current = previous.since is not None and (
+            state.connected_at is None or previous.since >= state.connected_at)
+        if previous.status == status and previous.error_code == error_code and current:
             return  # a repeated report changes nothing
         self._chargers[charger_id] = state.with_connector(
             ConnectorState(connector_id, status, error_code, now)

@@ -108,3 +108,18 @@ def test_201_occupied_keeps_the_finer_charging_state(world):
     assert svc.charger("CP-04").shown_status(1) is ConnectorStatus.CHARGING
     svc.status("CP-04", 1, ConnectorStatus.AVAILABLE)
     assert svc.charger("CP-04").shown_status(1) is ConnectorStatus.AVAILABLE
+
+
+def test_a_state_reported_again_after_a_reconnect_starts_a_new_since(world):
+    svc, store, clock, _events = world
+    svc.connected("CP-01", OcppVersion.V16, "x")
+    svc.status("CP-01", 1, ConnectorStatus.AVAILABLE)
+    first = svc.charger("CP-01").connector(1).since
+    svc.status("CP-01", 1, ConnectorStatus.AVAILABLE)  # same connection: nothing new
+    assert svc.charger("CP-01").connector(1).since == first
+    svc.disconnected("CP-01", "power cut")
+    clock.advance(3600)
+    svc.connected("CP-01", OcppVersion.V16, "x")
+    svc.status("CP-01", 1, ConnectorStatus.AVAILABLE)
+    assert svc.charger("CP-01").connector(1).since == clock.now
+    assert len(store.of("status")) == 2
