@@ -27,6 +27,7 @@ from app.services.bus import EventBus
 from app.services.charging import ChargingService, UnknownChargerPolicy
 from app.services.commands import CommandService
 from app.services.event_log import EventLogger
+from app.services.lanes import LaneService
 from app.services.transactions import TransactionService
 
 log = logging.getLogger(__name__)
@@ -163,6 +164,8 @@ async def build_core(settings: Settings) -> Core:
     core.add_part("watchdog", start_watchdog, stop_watchdog)
 
     _add_simulators(core, settings, site, server)
+    # The live barriers dict: simulated ones join it when the simulated site starts.
+    core.lanes = LaneService(site, core.barriers, audit, utc_now)
     return core
 
 

@@ -100,7 +100,7 @@ async def test_chargers_lists_the_registry(settings, capsys):
     core = await build_core(settings)
     await core.start()
     try:
-        core.charging.connected("EVB-7", OcppVersion.V201, "10.0.0.99:4000")
+        core.charging.connected("EVB-7", OcppVersion.V201, "127.0.0.99:4000")
         core.charging.boot("EVB-7", ChargerIdentity("Alfen", "Eve Single", "ACE-1", "6.1.0"))
 
         def listed() -> list[dict]:

@@ -26,7 +26,7 @@ class StepClock:
 def bring_online(core: Core, charger_id: str, *statuses: ConnectorStatus,
                  version: OcppVersion = OcppVersion.V16) -> None:
     """What a charger does after it connects: BootNotification, then one status per connector."""
-    core.charging.connected(charger_id, version, "10.0.0.21:51000")
+    core.charging.connected(charger_id, version, "127.0.0.21:51000")
     core.charging.boot(charger_id, ChargerIdentity("ABB", "Terra AC", "SN-42", "1.8.21"))
     for n, status in enumerate(statuses, start=1):
         core.charging.status(charger_id, n, status)

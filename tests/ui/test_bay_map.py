@@ -62,7 +62,7 @@ def test_faulted_bay_shows_the_error_in_its_tooltip(core, window):
 
 
 def test_unknown_charger_lands_in_the_unassigned_strip(core, window):
-    core.charging.connected("CP-99", OcppVersion.V16, "10.0.0.99:4000")
+    core.charging.connected("CP-99", OcppVersion.V16, "127.0.0.99:4000")
     assert window.bay_map.unassigned_ids() == ["CP-99"]
     assert "CP-99" not in [p.charger_id for p in window.bay_map.pillars()]
     chip = window.bay_map._strip.chips[0]

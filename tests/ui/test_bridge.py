@@ -14,7 +14,7 @@ AT = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
 def test_charger_events_become_charger_changed(qtbot, core, bridge):
     got: list[str] = []
     bridge.chargerChanged.connect(got.append)
-    core.charging.connected("CP-01", OcppVersion.V16, "10.0.0.21:51000")
+    core.charging.connected("CP-01", OcppVersion.V16, "127.0.0.21:51000")
     core.charging.heartbeat("CP-01")
     core.charging.disconnected("CP-01", "socket closed")
     assert got == ["CP-01", "CP-01", "CP-01"]

@@ -270,7 +270,7 @@ def test_identity_and_connector_statuses(core, panel):
         "ABB", "Terra AC", "SN-42", "1.8.21")
     assert text["ocpp"] == "1.6"
     assert text["registration"] == "Accepted"
-    assert text["remote"] == "10.0.0.21:51000"
+    assert text["remote"] == "127.0.0.21:51000"
     last_seen = core.charging.charger("CP-01").last_seen.astimezone()
     assert text["last_seen"] in (last_seen.strftime("%H:%M:%S"),
                                  last_seen.strftime("%d %b %H:%M"))
@@ -538,7 +538,7 @@ def test_commands_are_disabled_for_an_offline_charger_and_without_a_gateway(core
 def test_a_pending_charger_can_be_approved(qapp, core, panel):
     core.charging = ChargingService(core.site, FakeChargerStore(), core.bus, lambda: T0,
                                     unknown_policy=UnknownChargerPolicy.PENDING)
-    core.charging.connected("EVB-9", OcppVersion.V201, "10.0.0.99:4000")
+    core.charging.connected("EVB-9", OcppVersion.V201, "127.0.0.99:4000")
     core.charging.boot("EVB-9", ChargerIdentity("Alfen", "Eve", "A-1", "6.1"))
     assert core.charging.charger("EVB-9").registration is RegistrationStatus.PENDING
     panel.show_charger("EVB-9")

@@ -41,7 +41,7 @@ def test_online_count_follows_connections(core, window):
 
 
 def test_unknown_charger_appears_in_table_and_count(core, window):
-    core.charging.connected("EVB-7", OcppVersion.V201, "10.0.0.99:4000")
+    core.charging.connected("EVB-7", OcppVersion.V201, "127.0.0.99:4000")
     model = window.charger_table.model()
     ids = [model.index(r, 0).data() for r in range(model.rowCount(QModelIndex()))]
     assert "EVB-7" in ids

@@ -91,7 +91,7 @@ def test_charger_model_shows_identity_after_boot(core, chargers):
 
 def test_unknown_charger_is_inserted_in_order(qtbot, core, chargers):
     with qtbot.waitSignal(chargers.rowsInserted, timeout=1000) as sig:
-        core.charging.connected("CP-05B", OcppVersion.V201, "10.0.0.99:4000")
+        core.charging.connected("CP-05B", OcppVersion.V201, "127.0.0.99:4000")
     assert sig.args[1] == sig.args[2] == 5  # between CP-05 and CP-06
     assert chargers.charger_ids()[5] == "CP-05B"
     assert chargers.rowCount() == 7

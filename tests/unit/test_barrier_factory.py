@@ -28,9 +28,9 @@ def test_presets_address_channel_zero():
 
 
 def test_modbus_from_a_preset_with_an_override():
-    barrier = build("modbus", host="10.0.0.5", preset="moxa-e1214", coil=3, closed_input=-1)
+    barrier = build("modbus", host="127.0.0.5", preset="moxa-e1214", coil=3, closed_input=-1)
     assert isinstance(barrier, ModbusBarrier)
-    assert (barrier.host, barrier.port, barrier.unit) == ("10.0.0.5", 502, 1)
+    assert (barrier.host, barrier.port, barrier.unit) == ("127.0.0.5", 502, 1)
     assert (barrier.coil, barrier.open_input, barrier.closed_input) == (3, 0, None)
     assert barrier.inputs == "discrete"
     assert barrier.state == "closed"
@@ -38,19 +38,19 @@ def test_modbus_from_a_preset_with_an_override():
 
 def test_modbus_needs_addresses_and_every_driver_a_host():
     with pytest.raises(ValueError, match="preset or coil"):
-        build("modbus", host="10.0.0.5")
+        build("modbus", host="127.0.0.5")
     with pytest.raises(ValueError, match="needs a host"):
         build("isapi")
 
 
 def test_http_drivers():
-    isapi = build("isapi", host="10.0.0.7", username="admin", password="x", channel=2)
+    isapi = build("isapi", host="127.0.0.7", username="admin", password="x", channel=2)
     assert isinstance(isapi, HikvisionBarrier)
-    assert isapi.url == "http://10.0.0.7:80/ISAPI/Parking/channels/2/barrierGate"
-    axis = build("vapix", host="10.0.0.8", port=8080, io_port=2, pulse_ms=250)
+    assert isapi.url == "http://127.0.0.7:80/ISAPI/Parking/channels/2/barrierGate"
+    axis = build("vapix", host="127.0.0.8", port=8080, io_port=2, pulse_ms=250)
     assert isinstance(axis, AxisBarrier)
     assert axis.action == "2:/250\\"
-    assert axis.base_url == "http://10.0.0.8:8080"
+    assert axis.base_url == "http://127.0.0.8:8080"
 
 
 def test_bootstrap_builds_real_drivers_and_skips_bad_settings(caplog):
@@ -60,8 +60,8 @@ def test_bootstrap_builds_real_drivers_and_skips_bad_settings(caplog):
     from app.domain.site import Site
 
     site = Site(name="t", barriers=(
-        Barrier("g1", "Entry", "modbus", {"host": "10.0.0.5", "preset": "adam-6060"}),
-        Barrier("g2", "Exit", "isapi", {"host": "10.0.0.7"}),
+        Barrier("g1", "Entry", "modbus", {"host": "127.0.0.5", "preset": "adam-6060"}),
+        Barrier("g2", "Exit", "isapi", {"host": "127.0.0.7"}),
         Barrier("g3", "Staff", "vapix", {}),  # no host: left out with a warning
         Barrier("g4", "Sim", "sim"),
     ))

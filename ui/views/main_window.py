@@ -29,6 +29,7 @@ from ui.models.common import Roles
 from ui.theme import app_icon, icon
 from ui.views.bay_map import BayMapView, LegendBar
 from ui.views.charger_panel import ChargerPanel
+from ui.views.lane_panel import LanePanel
 
 
 def _table(model: QAbstractItemModel, stretch: int, parent: QWidget) -> QTableView:
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow):
         self.bay_model = BayTableModel(core, bridge, self)
         self.charger_model = ChargerTableModel(core, bridge, self)
         self.charger_panel = ChargerPanel(core, bridge, self)
+        self.lane_panel = LanePanel(core, bridge, self)
         self._build_central()
         self._build_docks()
         self._build_menus()
@@ -111,10 +113,12 @@ class MainWindow(QMainWindow):
         self.bay_table = _table(self.bay_model, BayTableModel.COL_ZONE, self)
         self.charger_dock = self._dock("Chargers", self.charger_table)
         self.bay_dock = self._dock("Bays", self.bay_table)
-        # The charger panel is a third tab, hidden until a charger is opened.
+        self.lane_dock = self._dock("Lanes", self.lane_panel)
+        # The charger panel is the last tab, hidden until a charger is opened.
         self.charger_panel_dock = self._dock("Charger", self.charger_panel)
         self.tabifyDockWidget(self.charger_dock, self.bay_dock)
-        self.tabifyDockWidget(self.bay_dock, self.charger_panel_dock)
+        self.tabifyDockWidget(self.bay_dock, self.lane_dock)
+        self.tabifyDockWidget(self.lane_dock, self.charger_panel_dock)
         self.charger_panel_dock.hide()
         self.setTabPosition(Qt.DockWidgetArea.RightDockWidgetArea, QTabWidget.TabPosition.North)
         self.charger_dock.raise_()
