@@ -8,11 +8,9 @@ as coroutines, so those tests run on a real qasync loop, as the app does.
 from __future__ import annotations
 
 import asyncio
-import gc
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import qasync
 import shiboken6
 from PySide6.QtCore import QPoint, Qt
 
@@ -27,6 +25,7 @@ from app.services.authorization import AuthorizationService
 from app.services.charging import ChargingService, UnknownChargerPolicy
 from app.services.transactions import LiveMeter, TransactionService
 from tests.helpers.fakes import FakeChargerStore
+from tests.helpers.qt_loop import run_on_qasync
 from tests.helpers.waiting import wait_for
 from tests.ui.helpers import bring_online
 from ui.views.charger_panel import FAIL_COLOR, OK_COLOR, ChargerPanel
@@ -166,19 +165,6 @@ class FakeTransactionStore:
 
 # -- helpers -------------------------------------------------------------------------------
 
-
-def run_on_qasync(qapp, coro):
-    """Run a scenario on a qasync loop: slots then see a running loop, as in the app."""
-    loop = qasync.QEventLoop(qapp, already_running=False)
-    asyncio.set_event_loop(loop)
-    try:
-        return loop.run_until_complete(asyncio.wait_for(coro, timeout=20))
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
-        # The loop's timer objects must die here, on the Qt thread: left to a later
-        # collection on another thread, Qt warns and fails whichever test runs then.
-        gc.collect()
 
 
 @pytest.fixture

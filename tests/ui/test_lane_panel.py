@@ -4,15 +4,14 @@ SimBarriers (sped up) behind a real EventBus and CoreBridge, on a real qasync lo
 from __future__ import annotations
 
 import asyncio
-import gc
 
 import pytest
-import qasync
 import shiboken6
 
 from app.domain.events import BarrierStateChanged
 from app.services.lanes import MANUAL_RAISE, LaneService
 from app.sim.barrier import SimBarrier
+from tests.helpers.qt_loop import run_on_qasync
 from tests.helpers.waiting import wait_for
 from ui.dialogs.raise_barrier import OTHER, REASONS, RaiseBarrierDialog
 from ui.views.lane_panel import LanePanel, pill_style
@@ -22,17 +21,6 @@ class AuditList(list):
     def __call__(self, actor, action, target, details) -> None:
         self.append((actor, action, target, details))
 
-
-def run_on_qasync(qapp, coro):
-    """Run a scenario on a qasync loop: slots then see a running loop, as in the app."""
-    loop = qasync.QEventLoop(qapp, already_running=False)
-    asyncio.set_event_loop(loop)
-    try:
-        return loop.run_until_complete(asyncio.wait_for(coro, timeout=20))
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
-        gc.collect()  # the loop's Qt timers die here, on the Qt thread
 
 
 @pytest.fixture

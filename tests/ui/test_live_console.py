@@ -3,30 +3,13 @@ a real SQLite file, the real main window (offscreen)."""
 
 from __future__ import annotations
 
-import asyncio
-import gc
-
-import qasync
-
 from app.bootstrap import build_core
 from app.config import Settings
 from tests.helpers.ocpp_clients import charge_point
+from tests.helpers.qt_loop import run_on_qasync
 from tests.helpers.waiting import wait_for
 from ui.bridge import CoreBridge
 from ui.views.main_window import MainWindow
-
-
-def _run(qapp, coro):
-    loop = qasync.QEventLoop(qapp, already_running=False)
-    asyncio.set_event_loop(loop)
-    try:
-        return loop.run_until_complete(coro)
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
-        # Collect the loop's Qt timers now, on this thread; left to a later collection they
-        # may be destroyed elsewhere and Qt warns (which fails whichever test runs next).
-        gc.collect()
 
 
 def test_demo_console_shows_every_charger_online_and_a_foreign_one(qapp, tmp_path):
@@ -58,4 +41,4 @@ def test_demo_console_shows_every_charger_online_and_a_foreign_one(qapp, tmp_pat
             window.deleteLater()
         return window.online_label.text()
 
-    _run(qapp, scenario())
+    run_on_qasync(qapp, scenario())

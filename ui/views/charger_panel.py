@@ -28,12 +28,10 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QScrollArea,
     QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -58,6 +56,7 @@ from ui.views.command_bar import (
     Session,
     actor_name,
 )
+from ui.views.scroll_body import scroll_body
 
 log = logging.getLogger("gatehouse.ui.charger_panel")
 
@@ -169,19 +168,8 @@ class ChargerPanel(QWidget):
     # -- construction -------------------------------------------------------------------
 
     def _build(self) -> None:
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        outer.addWidget(scroll)
-        body = QWidget(scroll)
-        body.setObjectName("chargerPanelBody")
-        scroll.setWidget(body)
-        layout = QVBoxLayout(body)
-        layout.setContentsMargins(12, 10, 12, 10)
-        layout.setSpacing(6)
+        layout = scroll_body(self, "chargerPanelBody", spacing=6)
+        body = layout.parentWidget()
 
         # Header: id, state badge, where it is.
         self.title_label = QLabel(body)

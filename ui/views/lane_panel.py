@@ -21,15 +21,14 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QLabel,
     QPushButton,
-    QScrollArea,
     QSizePolicy,
-    QVBoxLayout,
     QWidget,
 )
 
 from ui.dialogs.raise_barrier import RaiseBarrierDialog
 from ui.views.charger_panel import ElidedLabel
 from ui.views.command_bar import actor_name
+from ui.views.scroll_body import scroll_body
 
 log = logging.getLogger("gatehouse.ui.lane_panel")
 
@@ -165,19 +164,8 @@ class LanePanel(QWidget):
         bridge.barrierChanged.connect(self._on_barrier)
 
     def _build(self) -> None:
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        outer.addWidget(scroll)
-        body = QWidget(scroll)
-        body.setObjectName("lanePanelBody")
-        scroll.setWidget(body)
-        layout = QVBoxLayout(body)
-        layout.setContentsMargins(12, 10, 12, 10)
-        layout.setSpacing(8)
+        layout = scroll_body(self, "lanePanelBody", spacing=8)
+        body = layout.parentWidget()
         lanes = self._lanes.lanes() if self._lanes is not None else ()
         self.empty_label = QLabel(
             "No lanes on this site." if self._lanes is not None
