@@ -49,6 +49,8 @@ def _common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
                         help="PEM certificate for wss:// (security profile 2)")
     parser.add_argument("--tls-key", type=Path, default=d, metavar="FILE",
                         help="PEM private key for wss://")
+    parser.add_argument("--frame-retention-days", type=float, default=d, metavar="DAYS",
+                        help="how long raw OCPP frame logs are kept (default 14)")
     parser.add_argument("--heartbeat-interval", type=int, default=d, metavar="SECONDS",
                         help="heartbeat interval given to chargers at boot (default 60)")
 
@@ -91,7 +93,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     for option, attr in (("unknown_chargers", "unknown_charger_policy"),
                          ("auth_mode", "auth_mode"), ("security_profile", "security_profile"),
                          ("tls_cert", "tls_cert"), ("tls_key", "tls_key"),
-                         ("heartbeat_interval", "heartbeat_interval_s")):
+                         ("heartbeat_interval", "heartbeat_interval_s"),
+                         ("frame_retention_days", "frame_retention_days")):
         value = getattr(args, option, None)
         if value is not None:
             setattr(s, attr, value)
