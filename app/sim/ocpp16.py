@@ -10,8 +10,9 @@ from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
 
 from app.domain.charging import ChargerIdentity
+from app.domain.timeutil import parse_iso
 from app.sim.connector import Happening, SimConnector, Transaction
-from app.sim.profiles import Period, Profile
+from app.sim.profiles import profile_from_ocpp
 from app.sim.protocol import (
     SIM_OCPP_LOG,
     ChargerHooks,
@@ -19,7 +20,6 @@ from app.sim.protocol import (
     Outgoing,
     after_handler,
     now_iso,
-    parse_time,
     readings,
 )
 
@@ -171,26 +171,6 @@ def _status(connector_id: int, status: str, error_code: str) -> Any:
     )
 
 
-def _profile(connector_id: int, p: dict[str, Any]) -> Profile:
-    schedule = p.get("charging_schedule") or {}
-    tx_id = p.get("transaction_id")
-    return Profile(
-        id=int(p["charging_profile_id"]),
-        connector_id=connector_id,
-        stack_level=int(p["stack_level"]),
-        purpose=str(p["charging_profile_purpose"]),
-        kind=str(p["charging_profile_kind"]),
-        unit=str(schedule.get("charging_rate_unit", "W")),
-        periods=tuple(Period(float(x["start_period"]), float(x["limit"]), x.get("number_phases"))
-                      for x in schedule.get("charging_schedule_period") or []),
-        start=parse_time(schedule.get("start_schedule")),
-        duration_s=schedule.get("duration"),
-        recurrency=p.get("recurrency_kind"),
-        valid_from=parse_time(p.get("valid_from")),
-        valid_to=parse_time(p.get("valid_to")),
-        transaction_id=None if tx_id is None else str(tx_id),
-    )
-
 
 class ChargePoint16(FollowUps, ChargePoint):
     """Answers the central system's CALLs like a Core + FirmwareManagement +
@@ -215,7 +195,8 @@ class ChargePoint16(FollowUps, ChargePoint):
                                     call_unique_id: str = "", **_: Any) -> Any:
         profile = None
         if charging_profile:
-            profile = _profile(connector_id or 0, charging_profile)
+            profile = profile_from_ocpp(connector_id or 0, charging_profile,
+                                        id_key="charging_profile_id")
             if profile.purpose != "TxProfile":
                 return call_result.RemoteStartTransaction(status="Rejected")
         answer = self._hooks.remote_start(connector_id, id_tag, token_type="ISO14443",
@@ -306,7 +287,9 @@ class ChargePoint16(FollowUps, ChargePoint):
     @on(Action.set_charging_profile)
     def on_set_charging_profile(self, connector_id: int, cs_charging_profiles: dict,
                                 call_unique_id: str = "", **_: Any) -> Any:
-        answer = self._hooks.set_profile(_profile(connector_id, cs_charging_profiles))
+        profile = profile_from_ocpp(connector_id, cs_charging_profiles,
+                                    id_key="charging_profile_id")
+        answer = self._hooks.set_profile(profile)
         return call_result.SetChargingProfile(status=self.answer(call_unique_id, answer))
 
     after_set_charging_profile = after_handler(Action.set_charging_profile)
@@ -333,7 +316,7 @@ class ChargePoint16(FollowUps, ChargePoint):
     @on(Action.update_firmware)
     def on_update_firmware(self, location: str, retrieve_date: str, call_unique_id: str = "",
                            **_: Any) -> Any:
-        answer = self._hooks.update_firmware(location, parse_time(retrieve_date), None)
+        answer = self._hooks.update_firmware(location, parse_iso(retrieve_date), None)
         self.answer(call_unique_id, answer)
         return call_result.UpdateFirmware()
 

@@ -17,8 +17,9 @@ from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
 
 from app.domain.charging import ChargerIdentity
+from app.domain.timeutil import parse_iso
 from app.sim.connector import Happening, SimConnector, State, Transaction
-from app.sim.profiles import Period, Profile
+from app.sim.profiles import profile_from_ocpp
 from app.sim.protocol import (
     SIM_OCPP_LOG,
     Answer,
@@ -27,7 +28,6 @@ from app.sim.protocol import (
     Outgoing,
     after_handler,
     now_iso,
-    parse_time,
     readings,
 )
 
@@ -213,27 +213,6 @@ class Messages201:
         return Outgoing(build, must_deliver=must, on_result=answered)
 
 
-def _profile(evse_id: int, p: dict[str, Any]) -> Profile:
-    schedules = p.get("charging_schedule") or [{}]
-    schedule = schedules[0]
-    tx_id = p.get("transaction_id")
-    return Profile(
-        id=int(p["id"]),
-        connector_id=evse_id,
-        stack_level=int(p["stack_level"]),
-        purpose=str(p["charging_profile_purpose"]),
-        kind=str(p["charging_profile_kind"]),
-        unit=str(schedule.get("charging_rate_unit", "W")),
-        periods=tuple(Period(float(x["start_period"]), float(x["limit"]), x.get("number_phases"))
-                      for x in schedule.get("charging_schedule_period") or []),
-        start=parse_time(schedule.get("start_schedule")),
-        duration_s=schedule.get("duration"),
-        recurrency=p.get("recurrency_kind"),
-        valid_from=parse_time(p.get("valid_from")),
-        valid_to=parse_time(p.get("valid_to")),
-        transaction_id=None if tx_id is None else str(tx_id),
-    )
-
 
 def _info(answer: Answer) -> dict[str, str] | None:
     return {"reason_code": answer.reason} if answer.reason else None
@@ -258,7 +237,7 @@ class ChargePoint201(FollowUps, ChargePoint):
                                      call_unique_id: str = "", **_: Any) -> Any:
         profile = None
         if charging_profile:
-            profile = _profile(evse_id or 0, charging_profile)
+            profile = profile_from_ocpp(evse_id or 0, charging_profile, id_key="id")
             if profile.purpose != "TxProfile":
                 return call_result.RequestStartTransaction(
                     status="Rejected", status_info={"reason_code": "InvalidProfile"})
@@ -376,7 +355,7 @@ class ChargePoint201(FollowUps, ChargePoint):
     @on(Action.set_charging_profile)
     def on_set_charging_profile(self, evse_id: int, charging_profile: dict,
                                 call_unique_id: str = "", **_: Any) -> Any:
-        answer = self._hooks.set_profile(_profile(evse_id, charging_profile))
+        answer = self._hooks.set_profile(profile_from_ocpp(evse_id, charging_profile, id_key="id"))
         return call_result.SetChargingProfile(status=self.answer(call_unique_id, answer),
                                               status_info=_info(answer))
 
@@ -418,7 +397,7 @@ class ChargePoint201(FollowUps, ChargePoint):
     def on_update_firmware(self, request_id: int, firmware: dict, call_unique_id: str = "",
                            **_: Any) -> Any:
         answer = self._hooks.update_firmware(str(firmware.get("location", "")),
-                                             parse_time(firmware.get("retrieve_date_time")),
+                                             parse_iso(firmware.get("retrieve_date_time")),
                                              request_id)
         return call_result.UpdateFirmware(status=self.answer(call_unique_id, answer),
                                           status_info=_info(answer))

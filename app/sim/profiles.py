@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
+
+from app.domain.timeutil import parse_iso
 
 MAX_PURPOSES = frozenset({"ChargePointMaxProfile", "ChargingStationMaxProfile"})
 TX_DEFAULT = "TxDefaultProfile"
@@ -157,3 +160,31 @@ def _best(profiles: list[Profile], elapsed_s: float, now: datetime) -> float | N
         if limit is not None:
             return limit
     return None
+
+
+def profile_from_ocpp(connector_id: int, p: dict[str, Any], *, id_key: str) -> Profile:
+    """A SetChargingProfile / RequestStartTransaction profile (snake_cased), either version.
+
+    1.6 names the id `charging_profile_id` and has one schedule; 2.0.1 names it `id` and
+    has a list of schedules, of which the first is used.
+    """
+    schedule = p.get("charging_schedule") or {}
+    if isinstance(schedule, list):
+        schedule = schedule[0] if schedule else {}
+    tx_id = p.get("transaction_id")
+    return Profile(
+        id=int(p[id_key]),
+        connector_id=connector_id,
+        stack_level=int(p["stack_level"]),
+        purpose=str(p["charging_profile_purpose"]),
+        kind=str(p["charging_profile_kind"]),
+        unit=str(schedule.get("charging_rate_unit", "W")),
+        periods=tuple(Period(float(x["start_period"]), float(x["limit"]), x.get("number_phases"))
+                      for x in schedule.get("charging_schedule_period") or []),
+        start=parse_iso(schedule.get("start_schedule")),
+        duration_s=schedule.get("duration"),
+        recurrency=p.get("recurrency_kind"),
+        valid_from=parse_iso(p.get("valid_from")),
+        valid_to=parse_iso(p.get("valid_to")),
+        transaction_id=None if tx_id is None else str(tx_id),
+    )

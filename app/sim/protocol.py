@@ -21,17 +21,6 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def parse_time(value: Any) -> datetime | None:
-    """An OCPP dateTime (as the central system sent it), None if absent or unreadable."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def readings(conn: SimConnector) -> dict[str, tuple[float, str]]:
     """What the charger's meter shows now: measurand -> (value, unit). Three phases."""
     offered = conn.offered_w()
