@@ -10,10 +10,8 @@ import ssl
 
 from app.adapters.db import charger_repo, settings_repo, site_repo
 from app.adapters.db.audit_repo import SqlAuditLog
-from app.adapters.db.engine import make_engine
-from app.adapters.db.migrate import upgrade
+from app.adapters.db.database import close_database, open_database
 from app.adapters.db.transaction_repo import SqlTransactionStore
-from app.adapters.db.writer import DbWriter
 from app.adapters.ocpp.frame_log import FrameLog
 from app.adapters.ocpp.gateway import OcppGateway
 from app.adapters.ocpp.server import OcppServer
@@ -66,11 +64,8 @@ async def build_core(settings: Settings) -> Core:
     Nothing listens yet: `await core.start()` opens the OCPP port and starts simulators.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.resolved_db_url)
-    writer = DbWriter(engine)
-    writer.start()
+    engine, writer = await open_database(settings.resolved_db_url)
     try:
-        await writer.run(lambda _conn: upgrade(engine))
         # The site's stored settings (first-run setup), unless the command line said otherwise.
         applied = settings.apply_stored(await writer.run(settings_repo.load_settings))
         if applied:
@@ -89,8 +84,7 @@ async def build_core(settings: Settings) -> Core:
         registry = await writer.run(charger_repo.load_registry)
         known_tags = await writer.run(load_id_tags)
     except BaseException:
-        writer.stop()
-        engine.dispose()
+        close_database(engine, writer)
         raise
 
     bus = EventBus()
@@ -118,8 +112,7 @@ async def build_core(settings: Settings) -> Core:
     async def stop_db() -> None:
         event_logger.close()
         writer.enqueue(charger_repo.mark_all_offline)
-        writer.stop()
-        engine.dispose()
+        close_database(engine, writer)
         log.info("database closed", extra={"event": "db_closed"})
 
     async def start_db() -> None:

@@ -20,8 +20,7 @@ from typing import Any
 
 from app.adapters.db import site_repo, staff_repo
 from app.adapters.db.audit_repo import SqlAuditLog
-from app.adapters.db.engine import make_engine
-from app.adapters.db.migrate import upgrade
+from app.adapters.db.database import database
 from app.adapters.db.writer import DbWriter
 from app.config import Settings
 from app.domain.timeutil import utc_now
@@ -68,15 +67,8 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
 @contextlib.asynccontextmanager
 async def _database(settings: Settings) -> AsyncIterator[DbWriter]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.resolved_db_url)
-    writer = DbWriter(engine)
-    writer.start()
-    try:
-        await writer.run(lambda _conn: upgrade(engine))
+    async with database(settings.resolved_db_url) as writer:
         yield writer
-    finally:
-        writer.stop()
-        engine.dispose()
 
 
 def _read_password(from_stdin: bool) -> str:
