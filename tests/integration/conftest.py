@@ -2,14 +2,13 @@
 import pytest
 
 from app.bootstrap import build_core
-from app.config import Settings
+from tests.helpers.settings import loopback_settings
 
 
 @pytest.fixture
 def settings(tmp_path):
     """The demo site on a real SQLite file, OCPP on a free loopback port, no simulators."""
-    return Settings(demo=True, data_dir=tmp_path, ocpp_host="127.0.0.1", ocpp_port=0,
-                    log_dir=None, simulate_chargers=False, heartbeat_interval_s=30)
+    return loopback_settings(tmp_path)
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from app.adapters.db import tables as t
 from app.adapters.db.engine import make_engine
 from app.bootstrap import build_core
 from app.cli import build_parser, settings_from_args
-from app.config import Settings
 from app.domain.charging import ChargerIdentity
 from app.domain.site import OcppVersion
+from tests.helpers.settings import loopback_settings
 from tests.helpers.waiting import wait_for
 
 AT = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
@@ -27,8 +27,7 @@ AT = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
 
 @pytest.fixture
 def settings(tmp_path):
-    return Settings(demo=True, data_dir=tmp_path, simulate_chargers=False, ocpp_port=0,
-                    ocpp_host="127.0.0.1", log_dir=None)
+    return loopback_settings(tmp_path)
 
 
 def export(settings, fmt="json", since=None) -> str:

@@ -27,9 +27,9 @@ from sqlalchemy import create_engine
 from app.adapters.db.audit_repo import load_audit
 from app.adapters.ocpp.gateway import OcppGateway
 from app.bootstrap import build_core
-from app.config import Settings
 from app.domain.commands import CommandStatus as S
 from tests.helpers.ocpp_clients import Client16, Client201, charge_point
+from tests.helpers.settings import loopback_settings
 from tests.helpers.waiting import wait_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -203,9 +203,7 @@ Charger201.INITIAL = {"OCPPCommCtrlr.HeartbeatInterval": "300",
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def mcore(tmp_path_factory):
-    settings = Settings(demo=True, data_dir=tmp_path_factory.mktemp("commands"),
-                        ocpp_host="127.0.0.1", ocpp_port=0, log_dir=None,
-                        simulate_chargers=False, heartbeat_interval_s=30)
+    settings = loopback_settings(tmp_path_factory.mktemp("commands"))
     core = await build_core(settings)
     await core.start()
     try:

@@ -11,6 +11,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from tests.helpers.raw_client import RawCharger
+from tests.helpers.settings import loopback_settings
 from tests.helpers.waiting import wait_for
 
 BOOT16 = {"chargePointVendor": "V", "chargePointModel": "M"}
@@ -122,12 +123,9 @@ frames = st.one_of(
 @given(batch=st.lists(frames, min_size=1, max_size=8))
 def test_arbitrary_frames_never_crash_or_stick_a_connection(batch, tmp_path_factory):
     from app.bootstrap import build_core
-    from app.config import Settings
 
     async def run() -> None:
-        settings = Settings(demo=True, data_dir=tmp_path_factory.mktemp("fuzz"),
-                            ocpp_host="127.0.0.1", ocpp_port=0, log_dir=None,
-                            simulate_chargers=False)
+        settings = loopback_settings(tmp_path_factory.mktemp("fuzz"))
         core = await build_core(settings)
         await core.start()
         try:

@@ -31,7 +31,6 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from app.bootstrap import build_core
-from app.config import Settings
 from app.domain.charging import ChargerIdentity
 from app.domain.commands import CommandStatus
 from app.domain.events import TransactionEnded
@@ -39,6 +38,7 @@ from app.domain.site import ChargerConfig, OcppVersion
 from app.domain.site_io import site_from_dict
 from app.sim.charger import SimCharger, SimFleet
 from app.sim.connector import Timing
+from tests.helpers.settings import loopback_settings
 
 DEMO_SITE = Path(__file__).parents[2] / "resources" / "demo" / "site.json"
 IDENTITY = ChargerIdentity(vendor="ABB", model="Terra AC W22", serial="TACW221234G5678",
@@ -634,9 +634,7 @@ async def test_authorize_remote_tx_requests_asks_the_console_first(core, sim_on,
 @BOTH
 async def test_authorize_remote_tx_requests_a_refused_token_never_charges(
         tmp_path, no_worries, cid) -> None:
-    settings = Settings(demo=True, data_dir=tmp_path, ocpp_host="127.0.0.1", ocpp_port=0,
-                        log_dir=None, simulate_chargers=False, heartbeat_interval_s=30,
-                        auth_mode="known_tags")  # TOKEN is nobody's
+    settings = loopback_settings(tmp_path, auth_mode="known_tags")  # TOKEN is nobody's
     core = await build_core(settings)
     await core.start()
     try:
