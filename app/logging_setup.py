@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import logging.handlers
+import queue
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +34,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, default=str, ensure_ascii=False)
 
 
+_listener: logging.handlers.QueueListener | None = None
+
+
+def flush() -> None:
+    """Write every queued record and stop the writer thread (at exit, before the process
+    ends: the last lines, such as a clean shutdown, must not be lost)."""
+    global _listener
+    if _listener is not None:
+        _listener.stop()
+        _listener = None
+
+
+atexit.register(flush)
+
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
@@ -39,12 +55,20 @@ def configure(
     *, log_dir: Path | None, json_lines: bool = False, level: str = "INFO",
     console: bool = True,
 ) -> Path | None:
-    """Install the handlers (idempotent). Returns the log file path, if any."""
+    """Install the handlers (idempotent). Returns the log file path, if any.
+
+    Records are only queued on the thread that logs (the Qt/asyncio thread, where every
+    charger's messages are handled); one "log-writer" thread formats and writes them.
+    """
+    global _listener
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, _MARK, False):
             root.removeHandler(handler)
             handler.close()
+    if _listener is not None:
+        _listener.stop()
+        _listener = None
     root.setLevel(level.upper())
     fmt: logging.Formatter = JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT)
     handlers: list[logging.Handler] = []
@@ -61,9 +85,14 @@ def configure(
             print(f"gatehouse: cannot write logs to {log_dir}: {exc}", file=sys.stderr)
             log_file = None
     for handler in handlers:
-        setattr(handler, _MARK, True)
         handler.setFormatter(fmt)
-        root.addHandler(handler)
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    front = logging.handlers.QueueHandler(records)
+    setattr(front, _MARK, True)
+    root.addHandler(front)
+    _listener = logging.handlers.QueueListener(records, *handlers, respect_handler_level=True)
+    _listener.start()
+    _listener._thread.name = "log-writer"  # type: ignore[union-attr]
     # Third-party chatter that says nothing an operator needs.
     # Raw OCPP frames are for the per-charger frame log, not the operator's log.
     for noisy in ("websockets", "alembic", "asyncio", "gatehouse.ocpp.ws",
