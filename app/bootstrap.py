@@ -8,7 +8,8 @@ import json
 import logging
 import ssl
 
-from app.adapters.db import charger_repo, settings_repo, site_repo
+from app.adapters.db import access_repo, charger_repo, settings_repo, site_repo
+from app.adapters.db.access_store import SqlAccessStore
 from app.adapters.db.audit_repo import SqlAuditLog
 from app.adapters.db.database import close_database, open_database
 from app.adapters.db.transaction_repo import SqlTransactionStore
@@ -20,7 +21,7 @@ from app.core import Core
 from app.domain.site import Site
 from app.domain.site_io import site_from_dict
 from app.domain.timeutil import utc_now
-from app.services.authorization import AuthMode, AuthorizationService
+from app.services.access import AccessService
 from app.services.bus import EventBus
 from app.services.charging import ChargingService, UnknownChargerPolicy
 from app.services.commands import CommandService
@@ -42,14 +43,6 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(str(settings.tls_cert), str(settings.tls_key))
     return context
-
-
-def load_id_tags(conn) -> dict[str, str]:
-    from sqlalchemy import select
-
-    from app.adapters.db import tables
-
-    return {r.id_token: r.status for r in conn.execute(select(tables.id_tags))}
 
 
 def demo_site() -> Site:
@@ -82,7 +75,10 @@ async def build_core(settings: Settings) -> Core:
         await writer.run(charger_repo.mark_all_offline)
         known = await writer.run(charger_repo.load_chargers)
         registry = await writer.run(charger_repo.load_registry)
-        known_tags = await writer.run(load_id_tags)
+        adopted = await writer.run(lambda conn: access_repo.adopt_legacy_tags(conn, utc_now()))
+        if adopted:
+            log.info("%d tags from the old tag list became accounts", adopted,
+                     extra={"event": "legacy_tags_adopted", "count": adopted})
     except BaseException:
         close_database(engine, writer)
         raise
@@ -99,12 +95,14 @@ async def build_core(settings: Settings) -> Core:
         require_password=settings.security_profile >= 1,
         audit=audit,
     )
-    authorizer = AuthorizationService(AuthMode(settings.auth_mode), known_tags)
-    transactions = TransactionService(SqlTransactionStore(writer), bus, utc_now, authorizer)
+    access = AccessService(site, SqlAccessStore(writer), bus, utc_now, audit,
+                           accept_unknown_tokens=settings.auth_mode == "accept_all")
+    transactions = TransactionService(SqlTransactionStore(writer), bus, utc_now, access)
     await transactions.load()
     core = Core(settings=settings, bus=bus, site=site, charging=charging,
                 transactions=transactions)
     core.audit = audit
+    core.access = access
     event_logger = EventLogger(bus)
     frames = FrameLog(settings.frames_dir, retention_days=settings.frame_retention_days)
     core.frames = frames
@@ -136,6 +134,8 @@ async def build_core(settings: Settings) -> Core:
     core.ocpp_server = server
     core.gateway = OcppGateway(server)
     core.commands = CommandService(core.gateway, audit, utc_now)
+    access.attach_transactions(transactions.active, core.commands.remote_stop)
+    core.add_part("access", access.start, access.stop)
 
     watchdog: dict[str, asyncio.Task] = {}
 

@@ -38,6 +38,8 @@ class Core:
     commands: Any = None
     frames: Any = None
     audit: Any = None
+    # Accounts, credentials, permits and the one decision (app.services.access).
+    access: Any = None
     # Lanes and the manual barrier override (app.services.lanes.LaneService).
     lanes: Any = None
     version: str = __version__

@@ -104,3 +104,54 @@ class ChargerNotice(Event):
     charger_id: str
     kind: str
     detail: str
+
+
+# ---- Access and lanes -------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class PlateRead(Event):
+    """A plate recognised by a camera (lane or bay). `plate` is as read, not normalized."""
+
+    camera_id: str
+    plate: str
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class CardPresented(Event):
+    """A card/tag at a lane reader (or typed in by the attendant)."""
+
+    lane_id: str
+    uid: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccessDecided(Event):
+    """One credential decision, at a gate (place = lane id) or a charger (charger id)."""
+
+    point: str  # "gate" | "charger"
+    place: str
+    kind: str
+    value: str
+    status: str
+    reason: str
+    account_id: int | None = None
+    account_name: str = ""
+    violation: str = ""
+    connector_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessChanged(Event):
+    """The access data changed (here, in the CLI or in another console): new revision."""
+
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class ParkingSessionChanged(Event):
+    session_id: int
+    zone_id: str
+    opened: bool  # False: closed
+    value: str
+    occupancy: int  # of the zone, after the change
+    capacity: int

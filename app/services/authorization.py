@@ -1,9 +1,15 @@
-"""One authorization service for every idToken a charger presents (gate later too)."""
+"""What the OCPP handlers need from authorization, and the simple tag-list authorizer.
+
+The site's real authorizer is app.services.access.AccessService (accounts, permits,
+blocklist; the same decision at the gate). AuthorizationService remains for tests and
+tools that need a charger-only answer without a database.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 
 class AuthMode(StrEnum):
@@ -30,6 +36,11 @@ class AuthDecision:
         return self.status is AuthStatus.ACCEPTED
 
 
+class Authorizer(Protocol):
+    def authorize(self, id_token: str, *, charger_id: str, connector_id: int | None = None,
+                  token_type: str | None = None) -> AuthDecision: ...
+
+
 def normalize_token(token: str) -> str:
     """RFID UIDs arrive as 04a1b2c3, 04:A1:B2:C3 or 04 a1 b2 c3: compare them as one."""
     text = str(token).strip()
@@ -49,7 +60,8 @@ class AuthorizationService:
         self._known = {normalize_token(k): v for k, v in known.items()}
 
     def authorize(self, id_token: str, *, charger_id: str = "",
-                  connector_id: int | None = None) -> AuthDecision:
+                  connector_id: int | None = None,
+                  token_type: str | None = None) -> AuthDecision:
         token = normalize_token(id_token)
         if not token:
             return AuthDecision(AuthStatus.INVALID, "empty idToken")

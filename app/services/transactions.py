@@ -17,7 +17,7 @@ from app.domain.events import MeterUpdated, TransactionEnded, TransactionStarted
 from app.domain.metering import Reading, readings
 from app.domain.timeutil import parse_iso
 from app.domain.transactions import MeterSample, Transaction, clock_is_plausible
-from app.services.authorization import AuthDecision, AuthorizationService
+from app.services.authorization import AuthDecision, Authorizer
 from app.services.bus import EventBus
 from app.services.ports import Clock, TransactionStore
 
@@ -39,7 +39,7 @@ class LiveMeter:
 
 class TransactionService:
     def __init__(self, store: TransactionStore, bus: EventBus, clock: Clock,
-                 authorizer: AuthorizationService) -> None:
+                 authorizer: Authorizer) -> None:
         self._store = store
         self._bus = bus
         self._clock = clock
@@ -152,7 +152,9 @@ class TransactionService:
         at = parse_iso(timestamp) or now
         tx_key = str(transaction_info.get("transaction_id", ""))
         token = (id_token or {}).get("id_token", "")
-        decision = (self._auth.authorize(token, charger_id=charger_id) if token else None)
+        decision = (self._auth.authorize(token, charger_id=charger_id,
+                                         token_type=(id_token or {}).get("type"))
+                    if token else None)
         tx = await self._find_201(charger_id, tx_key)
         if tx is not None and seq_no in self._seqs.setdefault(tx.id, set()):
             return decision  # the same event, delivered again

@@ -219,3 +219,123 @@ staff_users = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("disabled", Integer, nullable=False, default=0),
 )
+
+
+# ---- Access (0004): accounts, credentials, groups, permits, blocklist, decisions ----------
+access_groups = Table(
+    "access_groups", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False, default="custom"),
+    Column("zones", JSON, nullable=False, default=list),
+    Column("max_stay_min", Integer),
+    Column("charging_allowed", Integer, nullable=False, default=1),
+    Column("max_vehicles", Integer),
+    Column("tariff", String(64), nullable=False, default=""),
+)
+
+accounts = Table(
+    "accounts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False, default="driver"),
+    Column("group_id", String(64), ForeignKey("access_groups.id"), nullable=False),
+    Column("email", String(200), nullable=False, default=""),
+    Column("phone", String(64), nullable=False, default=""),
+    Column("notes", Text, nullable=False, default=""),
+    Column("active", Integer, nullable=False, default=1),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_accounts_name", "name"),
+)
+
+credentials = Table(
+    "credentials", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("value", String(128), nullable=False),  # normalized
+    Column("label", String(200), nullable=False, default=""),
+    Column("status", String(16), nullable=False, default="active"),
+    Column("status_reason", String(200), nullable=False, default=""),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_credentials_kind_value", "kind", "value", unique=True),
+    Index("ix_credentials_account", "account_id"),
+)
+
+permits = Table(
+    "permits", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("zone_id", String(64), nullable=False, default=""),
+    Column("valid_from", UtcDateTime, nullable=False),
+    Column("valid_until", UtcDateTime),
+    Column("status", String(16), nullable=False, default="active"),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_permits_account", "account_id"),
+)
+
+blocklist = Table(
+    "blocklist", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("value", String(128), nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("until", UtcDateTime),
+    Column("created_by", String(128), nullable=False, default=""),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# One row: bumped by every change of the access data, from any console or the CLI, so
+# each running console notices a change by reading one number.
+access_revision = Table(
+    "access_revision", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("revision", Integer, nullable=False, default=0),
+)
+
+access_decisions = Table(
+    "access_decisions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("point", String(8), nullable=False),  # gate | charger
+    Column("place", String(128), nullable=False, default=""),  # lane id or charger id
+    Column("connector_id", Integer),
+    Column("kind", String(16), nullable=False, default=""),
+    Column("value", String(128), nullable=False, default=""),
+    Column("account_id", Integer),
+    Column("credential_id", Integer),
+    Column("status", String(24), nullable=False),
+    Column("reason", String(200), nullable=False, default=""),
+    Column("violation", String(200), nullable=False, default=""),
+    Index("ix_access_decisions_at", "at"),
+)
+
+parking_sessions = Table(
+    "parking_sessions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # plate or a card kind
+    Column("value", String(128), nullable=False),
+    Column("plate", String(32), nullable=False, default=""),
+    Column("account_id", Integer),
+    Column("credential_id", Integer),
+    Column("zone_id", String(64), nullable=False),
+    Column("visitor", Integer, nullable=False, default=0),
+    Column("entry_lane", String(64), nullable=False, default=""),
+    Column("entry_at", UtcDateTime, nullable=False),
+    Column("exit_lane", String(64), nullable=False, default=""),
+    Column("exit_at", UtcDateTime),
+    Column("closed_by", String(32), nullable=False, default=""),  # exit | attendant | apb_reset
+    Index("ix_parking_sessions_open", "exit_at", "value"),
+)
+
+# The local authorization list each charger holds (SendLocalList), as last confirmed.
+local_list_state = Table(
+    "local_list_state", metadata,
+    Column("charger_id", String(128), primary_key=True),
+    Column("version", Integer, nullable=False, default=0),
+    Column("synced_at", UtcDateTime),
+    Column("entries", Integer, nullable=False, default=0),
+)
