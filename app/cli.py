@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from app import __version__, cli_chargers, cli_users
+from app import __version__, cli_access, cli_chargers, cli_users
 from app.config import DEFAULT_OCPP_PORT, Settings
 from app.logging_setup import configure
 
@@ -145,6 +145,8 @@ def run_command(args: argparse.Namespace) -> int:
         except OSError as exc:  # typically: the OCPP port is taken
             log.error("cannot start: %s", exc, extra={"event": "start_failed"})
             return 2
+    if cli_access.handles(args):  # import accounts, export accounts
+        return cli_access.run(args, settings)
     if args.command in ("chargers", "export"):
         return cli_chargers.run(args, settings)
     if args.command in ("user", "import"):

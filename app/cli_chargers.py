@@ -81,6 +81,9 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
                          "local time unless it has an offset or Z")
     tx.add_argument("--output", "-o", type=Path, default=None, metavar="FILE",
                     help="write to FILE instead of the standard output")
+    from app import cli_access  # here: cli_access imports this module
+
+    cli_access.add_export_parser(what, common)  # export accounts
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

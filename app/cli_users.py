@@ -49,7 +49,8 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     common(listing, suppress=True)
     listing.add_argument("--format", choices=["table", "json"], default="table")
 
-    imp = sub.add_parser("import", help="import the site's chargers and bays from CSV")
+    imp = sub.add_parser("import", help="import the site's chargers and bays, or accounts, "
+                         "from CSV")
     common(imp, suppress=True)
     what = imp.add_subparsers(dest="import_what", metavar="WHAT", required=True)
     site = what.add_parser("site", help="chargers and bays (and RFID tags) from CSV files; "
@@ -62,6 +63,9 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     site.add_argument("--name", default=None, help="the site's name (default: keep it)")
     site.add_argument("--replace", action="store_true",
                       help="replace the chargers and bays of an already configured site")
+    from app import cli_access  # here: cli_access imports the export helpers
+
+    cli_access.add_import_parser(what, common)  # import accounts
 
 
 @contextlib.asynccontextmanager
