@@ -12,6 +12,7 @@ from app.adapters.db import access_repo, charger_repo, settings_repo, site_repo
 from app.adapters.db.access_store import SqlAccessStore
 from app.adapters.db.audit_repo import SqlAuditLog
 from app.adapters.db.database import close_database, open_database
+from app.adapters.db.local_list_repo import SqlLocalListStore
 from app.adapters.db.transaction_repo import SqlTransactionStore
 from app.adapters.ocpp.frame_log import FrameLog
 from app.adapters.ocpp.gateway import OcppGateway
@@ -27,6 +28,7 @@ from app.services.charging import ChargingService, UnknownChargerPolicy
 from app.services.commands import CommandService
 from app.services.event_log import EventLogger
 from app.services.lanes import LaneService
+from app.services.local_lists import LocalListSync
 from app.services.transactions import TransactionService
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,12 @@ async def build_core(settings: Settings) -> Core:
             log.info("demo site seeded: %s", site.name, extra={"event": "demo_seeded"})
         if site is None:
             site = Site(name="New site")
+        if settings.demo:
+            from app.demo_seed import seed_demo_accounts
+
+            seeded = await writer.run(lambda conn: seed_demo_accounts(conn, utc_now()))
+            if seeded:
+                log.info("demo accounts seeded: %d", seeded, extra={"event": "demo_accounts"})
         await writer.run(charger_repo.mark_all_offline)
         known = await writer.run(charger_repo.load_chargers)
         registry = await writer.run(charger_repo.load_registry)
@@ -136,6 +144,12 @@ async def build_core(settings: Settings) -> Core:
     core.commands = CommandService(core.gateway, audit, utc_now)
     access.attach_transactions(transactions.active, core.commands.remote_stop)
     core.add_part("access", access.start, access.stop)
+    # Every access change reaches the chargers' local lists (AccessChanged on the bus).
+    local_lists = LocalListSync(core.gateway, SqlLocalListStore(writer),
+                                access.local_list_entries, utc_now, bus=bus)
+    await local_lists.load()
+    core.local_lists = local_lists
+    core.add_part("local-lists", local_lists.publish, local_lists.stop)
 
     watchdog: dict[str, asyncio.Task] = {}
 
@@ -174,9 +188,11 @@ def _add_simulators(core: Core, settings: Settings, site: Site, server: OcppServ
         holder: dict[str, SimSite] = {}
 
         async def start_site() -> None:
+            from app.sim.demo_drivers import demo_vehicle
+
             sim = SimSite(site, f"ws://127.0.0.1:{server.port}/ocpp", core.bus.publish,
                           speed=settings.sim_speed, seed=settings.sim_seed,
-                          fps=settings.camera_fps)
+                          fps=settings.camera_fps, vehicles=demo_vehicle)
             holder["sim"] = sim
             core.barriers.update(sim.barriers)
             core.cameras.update(sim.cameras)

@@ -40,6 +40,7 @@ class Core:
     audit: Any = None
     # Accounts, credentials, permits and the one decision (app.services.access).
     access: Any = None
+    local_lists: Any = None  # app.services.local_lists.LocalListSync
     # Lanes and the manual barrier override (app.services.lanes.LaneService).
     lanes: Any = None
     version: str = __version__
