@@ -76,6 +76,7 @@ class SimCharger:
         reconnect_max_s: float = 30.0,
         response_timeout_s: float = 30.0,
         on_vehicle: VehicleCallback | None = None,
+        vehicles: Callable[[random.Random], Vehicle] | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -102,7 +103,8 @@ class SimCharger:
         # replays the same however the tasks interleave.
         self.connectors = {
             n: SimConnector(n, config.max_power_w, random.Random(self._rng.getrandbits(64)),
-                            speed, self._on_happening, self._timing, limit=self._limit_w)
+                            speed, self._on_happening, self._timing, limit=self._limit_w,
+                            **({"vehicles": vehicles} if vehicles is not None else {}))
             for n in range(1, config.connectors + 1)
         }
         self.settings = SettingStore(self._settings(), on_change=self._setting_changed)

@@ -136,8 +136,10 @@ class SimConnector:
         timing: Timing | None = None,
         *,
         limit: Limit | None = None,
+        vehicles: Callable[[random.Random], Vehicle] = random_vehicle,
     ) -> None:
         self.id = connector_id
+        self._vehicles = vehicles  # who parks here (demo mode: mostly the site's regulars)
         self.max_power_w = max_power_w
         self.state = State.AVAILABLE
         self.error_code = "NoError"
@@ -265,7 +267,7 @@ class SimConnector:
 
     async def _session(self, remote: RemoteStart | None) -> None:
         t, rng = self._timing, self._rng
-        vehicle = random_vehicle(rng)
+        vehicle = self._vehicles(rng)
         self.vehicle, self.soc = vehicle, vehicle.arrival_soc
         self._stop, self._leave = None, False
         tx = self.tx = Transaction(

@@ -1,0 +1,49 @@
+"""The demo site's regular drivers: accounts seeded in demo mode, and the cars the
+simulated chargers and lanes see most. Visitors (random plates and cards) come too, so
+an attendant in training sees refusals, visitors and permit holders side by side."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+
+from app.sim.vehicles import Vehicle, random_vehicle
+
+
+@dataclass(frozen=True, slots=True)
+class DemoDriver:
+    name: str
+    group: str  # resident | staff | visitor | fleet
+    plate: str
+    card: str  # RFID UID as the charger's reader reports it
+    permit: str = "active"  # active | expired | none
+    card_status: str = "active"  # active | suspended (with reason "unpaid")
+    kind: str = "driver"
+
+
+DEMO_DRIVERS: tuple[DemoDriver, ...] = (
+    DemoDriver("Anna de Vries", "resident", "GX-512-K", "04A1B2C3D4E580"),
+    DemoDriver("Bram Jansen", "resident", "KL-093-T", "04B7C21A9F3380"),
+    DemoDriver("Chantal Bakker", "resident", "S-271-PN", "0433F1D2A45B80"),
+    DemoDriver("Daan Visser", "resident", "TZ-88-VB", "04C4D5E6F70180", permit="expired"),
+    DemoDriver("Eva Smit", "staff", "HN-447-D", "9A3F52C1"),
+    DemoDriver("Farid El Amrani", "staff", "J-620-RT", "B14C7E02"),
+    DemoDriver("Gijs Mulder", "resident", "NB-15-XL", "04E1F2A3B4C580", card_status="suspended"),
+    DemoDriver("Hanna Meijer", "visitor", "RD-309-G", "0455AA66BB7780", permit="none"),
+    DemoDriver("Ivo de Boer", "resident", "VS-704-N", "04778899AABB80"),
+    DemoDriver("Harbour Logistics", "fleet", "V-384-BG", "04DEADBEEF0180", kind="fleet"),
+    DemoDriver("Harbour Logistics", "fleet", "V-385-BG", "04DEADBEEF0280", kind="fleet"),
+    DemoDriver("Joke Peters", "resident", "PL-26-FD", "04123456789A80"),
+)
+
+REGULAR_SHARE = 0.65  # of the cars that come to charge
+
+
+def demo_vehicle(rng: random.Random) -> Vehicle:
+    """A car at a simulated charger: mostly a regular (their plate and card), otherwise
+    a visitor with a card the site has never seen."""
+    vehicle = random_vehicle(rng)
+    if rng.random() < REGULAR_SHARE:
+        driver = rng.choice(DEMO_DRIVERS)
+        vehicle = replace(vehicle, plate=driver.plate, id_tag=driver.card)
+    return vehicle
