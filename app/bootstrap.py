@@ -143,6 +143,7 @@ async def build_core(settings: Settings) -> Core:
     core.gateway = OcppGateway(server)
     core.commands = CommandService(core.gateway, audit, utc_now)
     access.attach_transactions(transactions.active, core.commands.remote_stop)
+    core.gateway.token_type_of = access.token_type_of
     core.add_part("access", access.start, access.stop)
     # Every access change reaches the chargers' local lists (AccessChanged on the bus).
     local_lists = LocalListSync(core.gateway, SqlLocalListStore(writer),

@@ -244,6 +244,11 @@ class AccessService:
                 entries[entry.value] = AccessStatus.BLOCKED.value
         return entries
 
+    def token_type_of(self, token: str) -> str:
+        """The 2.0.1 idToken type a local-list entry is sent with."""
+        cred = self.index.find_token(token)
+        return cred.kind.ocpp_token_type if cred is not None else "ISO14443"
+
     # -- revocation ---------------------------------------------------------------------
 
     async def _enforce(self, old: AccessIndex) -> None:

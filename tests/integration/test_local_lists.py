@@ -62,6 +62,8 @@ async def writer(core, settings):
 
 @pytest.fixture
 async def sync(core, writer):
+    # This module drives a sync of its own with a list it controls: the core's is stopped.
+    await core.local_lists.stop()
     desired = Desired()
     s = LocalListSync(core.gateway, SqlLocalListStore(writer), desired, utc_now,
                       bus=core.bus, settle_s=0.05, reconnect_check_s=0.5)

@@ -158,3 +158,28 @@ async def test_a_change_from_another_console_reaches_decisions_and_sessions(
         close_database(engine, writer)
     rows = await core.access._store.decisions(limit=50)
     assert {r["status"] for r in rows} >= {"Invalid", "Accepted"}
+
+
+async def test_the_chargers_local_list_follows_the_accounts_with_token_types(core) -> None:
+    """The core's own sync: a 2.0.1 charger gets the demo cards as ISO14443 and an app
+    token as Central; a revoked card turns Blocked on the charger."""
+    import json
+
+    account_id = await core.access.save_account("test", Account(0, "App user",
+                                                                group_id="resident"))
+    await core.access.add_credential("test", account_id, CredentialKind.APP, "app-7f3a9c")
+    cred_id = await core.access.add_credential("test", account_id, CredentialKind.RFID,
+                                               TOKEN)
+    async with sim_on(core, V201) as sim:
+        await wait_for(lambda: sim.local_list.status_of("app-7f3a9c") == "Accepted", WAIT)
+        assert sim.local_list.status_of(TOKEN) == "Accepted"
+        await core.access.set_credential_status("test", cred_id, CredentialStatus.REVOKED,
+                                                "moved out")
+        await wait_for(lambda: sim.local_list.status_of(TOKEN) == "Blocked", WAIT)
+    types = {}
+    for frame in core.frames.recent(V201, 500):
+        message = json.loads(frame.text)
+        if frame.direction == "out" and message[0] == 2 and message[2] == "SendLocalList":
+            for item in message[3].get("localAuthorizationList") or []:
+                types[item["idToken"]["idToken"]] = item["idToken"]["type"]
+    assert types["app-7f3a9c"] == "Central" and types[TOKEN] == "ISO14443"

@@ -290,6 +290,9 @@ class OcppGateway:
         self._locks: dict[str, asyncio.Lock] = {}
         self._v16 = Commands16()
         self._v201 = Commands201()
+        # 2.0.1 local lists type each idToken; the access service knows each token's kind
+        # (card ISO14443, app Central, eMAID...). Unset: every token is a card.
+        self.token_type_of: Callable[[str], str] | None = None
         # Remote start ids and request ids: unique across restarts (seeded by the clock).
         self._ids = itertools.count(int(time.time()) % 1_000_000_000)
 
@@ -355,11 +358,14 @@ class OcppGateway:
 
     async def send_local_list(self, charger_id: str, version: int,
                               entries: list[tuple[str, str]], full: bool,
-                              *, token_type: str = "ISO14443") -> CommandResult:
+                              *, token_type: str | None = None) -> CommandResult:
         """entries: (id token, status such as "Accepted"/"Blocked"); in a differential
-        update an empty status removes the token from the charger's list."""
+        update an empty status removes the token from the charger's list. 2.0.1: every
+        token gets `token_type` if given, else its own type (token_type_of)."""
+        typed: str | Callable[[str], str] = (
+            token_type or self.token_type_of or (lambda _token: "ISO14443"))
         return await self._run("send_local_list", charger_id, lambda d, x: d.send_local_list(
-            x, version, entries, full, token_type))
+            x, version, entries, full, typed))
 
     async def get_local_list_version(self, charger_id: str) -> CommandResult:
         return await self._run("get_local_list_version", charger_id,

@@ -95,7 +95,7 @@ class Commands16:
         return x.result(r.status)
 
     async def send_local_list(self, x: Exchange, version: int, entries: list[tuple[str, str]],
-                              full: bool, token_type: str) -> CommandResult:
+                              full: bool, token_type: Any) -> CommandResult:
         items = [{"id_tag": tag, "id_tag_info": {"status": status}} if status
                  else {"id_tag": tag} for tag, status in entries]
         r = await x.call(call.SendLocalList(

@@ -7,6 +7,7 @@ configuration keys map onto device-model variables: a key is either a known 1.6 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -194,10 +195,12 @@ class Commands201:
         return x.result(r.status, info=r.status_info)
 
     async def send_local_list(self, x: Exchange, version: int, entries: list[tuple[str, str]],
-                              full: bool, token_type: str) -> CommandResult:
+                              full: bool, token_type: str | Callable[[str], str]
+                              ) -> CommandResult:
         items = []
         for token, status in entries:
-            item: dict[str, Any] = {"id_token": {"id_token": token, "type": token_type}}
+            kind = token_type(token) if callable(token_type) else token_type
+            item: dict[str, Any] = {"id_token": {"id_token": token, "type": kind}}
             if status:
                 item["id_token_info"] = {"status": status}
             items.append(item)
