@@ -26,6 +26,12 @@ from app.adapters.db.access_import import ImportResult, export_data, import_acco
 from app.adapters.db.database import database
 from app.cli_chargers import DatabaseUnavailable, read_database
 from app.config import Settings
+from app.domain.access import (
+    DEFAULT_PLATE_PATTERNS,
+    AccessData,
+    PlatePattern,
+    plate_patterns_from,
+)
 from app.domain.timeutil import utc_now
 
 _FORMAT_HELP = (
@@ -106,6 +112,15 @@ def os_user() -> str:
     return "cli"
 
 
+def site_plate_patterns(data: AccessData) -> tuple[PlatePattern, ...]:
+    """The site's own plate patterns (access settings), else the defaults; a broken
+    stored pattern falls back to the defaults rather than stopping the import."""
+    try:
+        return plate_patterns_from(data.extra.get("policy", {}).get("plate_patterns"))
+    except ValueError:
+        return DEFAULT_PLATE_PATTERNS
+
+
 async def import_file(settings: Settings, text: str, *, source: str, dry_run: bool = False,
                       err: TextIO | None = None) -> int:
     err = err if err is not None else sys.stderr
@@ -113,10 +128,10 @@ async def import_file(settings: Settings, text: str, *, source: str, dry_run: bo
     actor, now = os_user(), utc_now()
     try:
         async with database(settings.resolved_db_url) as writer:
-            result: ImportResult = await writer.run(
-                lambda conn: import_accounts(conn, lambda data: plan_import(text, data),
-                                             actor=actor, source=source, now=now,
-                                             dry_run=dry_run))
+            result: ImportResult = await writer.run(lambda conn: import_accounts(
+                conn, lambda data: plan_import(text, data,
+                                               plate_patterns=site_plate_patterns(data)),
+                actor=actor, source=source, now=now, dry_run=dry_run))
     except SQLAlchemyError as exc:
         reason = getattr(exc, "orig", None) or exc
         print(f"gatehouse: nothing imported from {source}: the database refused the "

@@ -167,6 +167,23 @@ DEFAULT_PLATE_PATTERNS: tuple[PlatePattern, ...] = (
 )
 
 
+def plate_patterns_from(stored: object) -> tuple[PlatePattern, ...]:
+    """A site's own patterns ({"NL": "[A-Z0-9]{6}", ...}, normalized plates); the defaults
+    when none are set. ValueError names a pattern that is not a valid regular expression."""
+    if not stored:
+        return DEFAULT_PLATE_PATTERNS
+    if not isinstance(stored, dict):
+        raise ValueError("plate patterns must map a country to a regular expression")
+    patterns = []
+    for country, regex in stored.items():
+        try:
+            re.compile(str(regex))
+        except re.error as exc:
+            raise ValueError(f"plate pattern for {country}: {exc}") from exc
+        patterns.append(PlatePattern(str(country).upper(), str(regex)))
+    return tuple(patterns)
+
+
 def plate_country(plate: str, patterns: tuple[PlatePattern, ...]) -> str:
     """The first country whose pattern the normalized plate fits; "" when none does."""
     norm = normalize_plate(plate)

@@ -32,6 +32,7 @@ from app.domain.access import (
     Permit,
     PermitStatus,
     RevokePolicy,
+    plate_patterns_from,
     token_keys,
 )
 from app.domain.access_rules import (
@@ -163,6 +164,7 @@ class AccessService:
                 revoke_policies={**policy.revoke_policies, **{
                     str(k).lower(): RevokePolicy(v)
                     for k, v in (stored.get("revoke_policies") or {}).items()}},
+                plate_patterns=plate_patterns_from(stored.get("plate_patterns")),
             )
         except (ValueError, TypeError) as exc:
             log.warning("stored access policy ignored: %s", exc,
@@ -368,12 +370,14 @@ class AccessService:
 
     async def save_policy(self, actor: str, **changes: Any) -> None:
         """Site access settings: charging_requires_permit, visitor_policy, anti_passback,
-        revoke_policies."""
+        revoke_policies, plate_patterns ({country: regex})."""
         allowed = {"charging_requires_permit", "visitor_policy", "anti_passback",
-                   "revoke_policies"}
+                   "revoke_policies", "plate_patterns"}
         unknown = set(changes) - allowed
         if unknown:
             raise ValueError(f"unknown access settings: {', '.join(sorted(unknown))}")
+        if "plate_patterns" in changes:
+            plate_patterns_from(changes["plate_patterns"])  # refuse a bad regex now
         await self._change(actor, "access_policy_saved", "site", dict(changes),
                            "save_policy", changes)
 

@@ -252,3 +252,33 @@ def test_export_is_read_only_and_needs_a_database(tmp_path, data_dir, capsys):
             "permit_status"]
     finally:
         db.chmod(0o644)
+
+
+def test_the_sites_own_plate_patterns_decide_the_plate_warning(tmp_path, capsys):
+    """A plate that fits the site's configured country pattern is not warned about."""
+    import asyncio
+
+    from app.adapters.db import access_repo
+    from app.adapters.db.database import database
+
+    data = tmp_path / "data"
+    data.mkdir()
+    url = f"sqlite:///{(data / 'gatehouse.db').as_posix()}"
+
+    async def configure():
+        async with database(url) as writer:
+            await writer.run(lambda c: access_repo.save_policy(
+                c, {"plate_patterns": {"CH": "ZH[0-9]{1,6}"}}))
+
+    asyncio.run(configure())
+    path = tmp_path / "a.csv"
+    path.write_text("name,credential_kind,credential_value\nUrs,plate,ZH 123456\n"
+                    "Vreni,plate,GX-512-K\n", encoding="utf-8")
+    from app.cli import main
+
+    assert main(["import", "accounts", str(path), "--data-dir", str(data),
+                 "--log-dir", str(tmp_path / "logs")]) == 0
+    out = capsys.readouterr()
+    warnings = [ln for ln in (out.out + out.err).splitlines() if "warning" in ln]
+    assert len(warnings) == 1 and "plate GX512K fits no known country pattern (CH)" in \
+        warnings[0]

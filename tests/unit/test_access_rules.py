@@ -176,3 +176,13 @@ def test_permits_not_valid_yet_or_for_another_zone_do_not_count():
     zoned = idx(permits=(Permit(100, 1, NOW - timedelta(days=1), zone_id="P1-EV"),))
     assert decide_gate(zoned, AccessPolicy(), PLATE, "GX512K",
                        GateFacts(entry=True, zone_id="P1"), now=NOW).visitor
+
+
+def test_a_site_sets_its_own_plate_patterns():
+    from app.domain.access import plate_patterns_from
+
+    assert plate_patterns_from(None) == DEFAULT_PLATE_PATTERNS
+    own = plate_patterns_from({"ch": "[A-Z]{2}[0-9]{1,6}"})
+    assert plate_country("ZH 123456", own) == "CH" and plate_country("GX-512-K", own) == ""
+    with pytest.raises(ValueError, match="plate pattern for XX"):
+        plate_patterns_from({"XX": "[A-Z"})

@@ -92,6 +92,7 @@ def load_access(conn: Connection) -> AccessData:
         blocklist=tuple(_block(r) for r in conn.execute(
             select(t.blocklist).order_by(t.blocklist.c.id))),
         revision=read_revision(conn),
+        extra={"policy": load_policy(conn)},
     )
 
 
