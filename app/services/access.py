@@ -83,6 +83,7 @@ class AccessService:
         self._stopper: Stopper | None = None
         self._listeners: list[Callable[[], Awaitable[Any]]] = []
         self._poller: asyncio.Task | None = None
+        self._stops: set[asyncio.Task] = set()
         self._lock = asyncio.Lock()
         self._zone_of: dict[tuple[str, int], str] = {
             (b.charger_id, b.connector_id or 0): b.zone_id for b in site.bays if b.charger_id}
@@ -112,11 +113,12 @@ class AccessService:
         self._poller = asyncio.create_task(self._poll(poll_s), name="access-revision-poll")
 
     async def stop(self) -> None:
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
-            self._poller = None
+        tasks = [*self._stops, *([self._poller] if self._poller is not None else [])]
+        for task in tasks:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._poller = None
 
     async def _poll(self, every: float) -> None:
         while True:
@@ -270,10 +272,23 @@ class AccessService:
                      extra={"event": "access_revoked_session", "transaction_id": tx.id,
                             "charger_id": tx.charger_id, "policy": policy.value})
             if policy is RevokePolicy.IMMEDIATE and self._stopper is not None:
-                result = await self._stopper(f"system:revocation ({why})", tx.charger_id,
-                                             tx.charger_tx_id or str(tx.id))
-                log.info("remote stop of session %s after revocation: %s", tx.id, result,
-                         extra={"event": "access_revocation_stop", "transaction_id": tx.id})
+                # Not awaited here: a charger slow to answer must not hold up the reload.
+                task = asyncio.get_running_loop().create_task(
+                    self._stop_session(tx, why), name=f"revocation-stop-{tx.id}")
+                self._stops.add(task)
+                task.add_done_callback(self._stops.discard)
+
+    async def _stop_session(self, tx: Transaction, why: str) -> None:
+        assert self._stopper is not None
+        try:
+            result = await self._stopper(f"system:revocation ({why})", tx.charger_id,
+                                         tx.charger_tx_id or str(tx.id))
+        except Exception as exc:  # CommandService returns results; this is a safety net
+            log.warning("remote stop of session %s after revocation failed: %s", tx.id, exc,
+                        extra={"event": "access_revocation_stop_failed"})
+            return
+        log.info("remote stop of session %s after revocation: %s", tx.id, result,
+                 extra={"event": "access_revocation_stop", "transaction_id": tx.id})
 
     def _policy_for(self, token: str, decision: Decision,
                     now: datetime) -> tuple[RevokePolicy, str]:
