@@ -217,6 +217,10 @@ def _add_simulators(core: Core, settings: Settings, site: Site, server: OcppServ
     async def start_devices() -> None:
         for cam in core.cameras.values():
             cam.start()
+        for barrier in core.barriers.values():
+            start = getattr(barrier, "start", None)  # drivers that follow a vehicle loop
+            if start is not None:
+                start()
 
     async def stop_devices() -> None:
         for barrier in core.barriers.values():

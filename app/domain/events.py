@@ -60,6 +60,14 @@ class BarrierStateChanged(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class VehiclePresenceChanged(Event):
+    """The lane's vehicle loop (an input of its barrier's I/O module) changed."""
+
+    barrier_id: str
+    present: bool
+
+
+@dataclass(frozen=True, slots=True)
 class CameraHealthChanged(Event):
     camera_id: str
     online: bool

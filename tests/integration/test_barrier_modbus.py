@@ -3,90 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 
 import pytest
-from pymodbus.server import ModbusTcpServer
-from pymodbus.simulator import SimData, SimDevice
-from pymodbus.simulator.simutils import DataType
 
 from app.adapters.io.modbus_barrier import ModbusBarrier
 from app.domain.events import BarrierStateChanged
 from app.domain.site import Barrier
+from tests.helpers.modbus_boom import UNIT, BoomModel, start_server
 from tests.helpers.waiting import wait_for
-
-UNIT = 1
-COIL, OPEN_DI, CLOSED_DI = 16, 0, 1  # the ADAM-6050/6060 preset's addresses
-FC_COILS, FC_DISCRETE = 1, 2
-
-
-class BoomModel:
-    """The barrier controller wired to the I/O module: a coil pulse opens the boom, the
-    open limit input comes on after `open_s`, and after `hold_s` the boom closes by itself
-    (open limit off, closed limit on after `close_s`)."""
-
-    def __init__(self, server: ModbusTcpServer, *, open_s=0.2, hold_s=0.3, close_s=0.15):
-        self.server, self.open_s, self.hold_s, self.close_s = server, open_s, hold_s, close_s
-        self.limit_switch = True  # False: the open limit switch is broken / not wired
-        self.coil_history: list[bool] = []
-        self._task: asyncio.Task | None = None
-
-    async def coil(self) -> bool:
-        return bool((await self.server.async_getValues(UNIT, FC_COILS, COIL, 1))[0])
-
-    async def _set_di(self, address: int, value: bool) -> None:
-        # ADAM-6000 modules show their DI in the 0X table too (function 01, the preset's).
-        await self.server.async_setValues(UNIT, FC_DISCRETE, address, [value])
-        await self.server.async_setValues(UNIT, FC_COILS, address, [value])
-
-    async def run(self) -> None:
-        await self._set_di(CLOSED_DI, True)
-        was_on = False
-        cycle: asyncio.Task | None = None
-        while True:
-            on = await self.coil()
-            if on != was_on:
-                self.coil_history.append(on)
-            if on and not was_on and (cycle is None or cycle.done()):
-                cycle = asyncio.create_task(self._cycle())
-            was_on = on
-            await asyncio.sleep(0.005)
-
-    async def _cycle(self) -> None:
-        await asyncio.sleep(self.open_s)
-        if not self.limit_switch:
-            return
-        await self._set_di(CLOSED_DI, False)
-        await self._set_di(OPEN_DI, True)
-        await asyncio.sleep(self.hold_s)
-        await self._set_di(OPEN_DI, False)
-        await asyncio.sleep(self.close_s)
-        await self._set_di(CLOSED_DI, True)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self.run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
 
 @pytest.fixture
 async def server():
-    # Distinct blocks: coils 0..31, discrete inputs 0..15; any other address is illegal.
-    device = SimDevice(id=UNIT, simdata=(
-        [SimData(0, count=32, values=False, datatype=DataType.BITS)],
-        [SimData(0, count=16, values=False, datatype=DataType.BITS)],
-        [SimData(0, count=1, values=0, datatype=DataType.REGISTERS)],
-        [SimData(0, count=1, values=0, datatype=DataType.REGISTERS)],
-    ))
-    srv = ModbusTcpServer(device, address=("127.0.0.1", 0))
-    await srv.serve_forever(background=True)
-    srv.port = srv.transport.sockets[0].getsockname()[1]
+    srv = await start_server()
     try:
         yield srv
     finally:

@@ -21,7 +21,8 @@ from app.domain.site import Barrier
 DRIVERS = ("modbus", "isapi", "vapix")
 
 _MODBUS_KEYS = ("port", "unit", "preset", "coil", "open_input", "closed_input", "inputs",
-                "pulse_ms", "open_timeout_s", "close_timeout_s", "poll_s", "request_timeout_s")
+                "pulse_ms", "open_timeout_s", "close_timeout_s", "poll_s", "request_timeout_s",
+                "presence_input")
 
 
 def make_barrier(barrier: Barrier, publish: Callable[[Any], None],

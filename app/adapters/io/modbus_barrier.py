@@ -22,6 +22,7 @@ from pymodbus.exceptions import ModbusException
 
 from app.adapters.io.base import FAULT, BarrierDriver, Clock, utc_now
 from app.adapters.io.presets import preset as find_preset
+from app.domain.events import VehiclePresenceChanged
 from app.domain.site import Barrier
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class ModbusBarrier(BarrierDriver):
         close_timeout_s: float | None = None,
         poll_s: float = 0.2,
         request_timeout_s: float = 1.0,
+        presence_input: int | None = None,
     ) -> None:
         super().__init__(barrier, publish, clock)
         base: dict[str, Any] = dict(find_preset(preset)) if preset else {}
@@ -87,6 +89,11 @@ class ModbusBarrier(BarrierDriver):
                                      else open_timeout_s)
         self.poll_s = float(poll_s)
         self.request_timeout_s = float(request_timeout_s)
+        # The lane's vehicle loop detector, wired to an input of the same module.
+        self.presence_input = (int(presence_input) if presence_input is not None
+                               and int(presence_input) >= 0 else None)
+        self._present: bool | None = None
+        self._presence: asyncio.Task | None = None
         self._client: AsyncModbusTcpClient | None = None
         self._lock = asyncio.Lock()
         self._follower: asyncio.Task | None = None
@@ -111,8 +118,38 @@ class ModbusBarrier(BarrierDriver):
         if self._follower is None or self._follower.done():
             self._follower = self._spawn(self._follow(), f"barrier-{self.id}-follow")
 
+    # -- the vehicle loop (optional) ------------------------------------------------------
+
+    @property
+    def vehicle_present(self) -> bool | None:
+        """Is a vehicle on the lane's loop? None: no loop input, or not read yet."""
+        return self._present
+
+    def start(self) -> None:
+        """Follow the loop input, when there is one (polled every `poll_s`)."""
+        if self.presence_input is not None and self._presence is None:
+            self._presence = self._spawn(self._watch_presence(), f"barrier-{self.id}-loop")
+
+    async def _watch_presence(self) -> None:
+        assert self.presence_input is not None
+        while True:
+            present = await self._read_input(self.presence_input)
+            if present is not None and self._state == FAULT and (
+                    self._follower is None or self._follower.done()):
+                limits = await self._read_limits()  # the module answers again: recovered
+                if limits is not None:
+                    self._set("open" if limits[0] else "closed")
+            if present is not None and present != self._present:
+                self._present = present
+                self._publish(VehiclePresenceChanged(at=self._clock(), barrier_id=self.id,
+                                                     present=present))
+            await asyncio.sleep(self.poll_s if present is not None else max(self.poll_s, 1.0))
+
     async def stop(self) -> None:
         """Stop following the boom, let any coil release finish, and disconnect."""
+        if self._presence is not None:
+            self._presence.cancel()
+            self._presence = None
         if self._follower is not None:
             self._follower.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
