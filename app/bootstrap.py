@@ -13,6 +13,7 @@ from app.adapters.db.access_store import SqlAccessStore
 from app.adapters.db.audit_repo import SqlAuditLog
 from app.adapters.db.database import close_database, open_database
 from app.adapters.db.local_list_repo import SqlLocalListStore
+from app.adapters.db.parking_repo import SqlParkingStore
 from app.adapters.db.transaction_repo import SqlTransactionStore
 from app.adapters.ocpp.frame_log import FrameLog
 from app.adapters.ocpp.gateway import OcppGateway
@@ -27,6 +28,7 @@ from app.services.bus import EventBus
 from app.services.charging import ChargingService, UnknownChargerPolicy
 from app.services.commands import CommandService
 from app.services.event_log import EventLogger
+from app.services.gate import GateService
 from app.services.lanes import LaneService
 from app.services.local_lists import LocalListSync
 from app.services.transactions import TransactionService
@@ -171,9 +173,14 @@ async def build_core(settings: Settings) -> Core:
 
     core.add_part("watchdog", start_watchdog, stop_watchdog)
 
-    _add_simulators(core, settings, site, server)
     # The live barriers dict: simulated ones join it when the simulated site starts.
     core.lanes = LaneService(site, core.barriers, audit, utc_now)
+    # Plate/card reads at the lanes -> the one decision -> barrier pulse -> parking session.
+    # Before the simulators: their traffic stops before the gate does.
+    core.gate = GateService(site, access, SqlParkingStore(writer), core.barriers, core.lanes,
+                            bus, utc_now, audit)
+    core.add_part("gate", core.gate.start, core.gate.stop)
+    _add_simulators(core, settings, site, server)
     return core
 
 

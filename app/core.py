@@ -43,6 +43,8 @@ class Core:
     local_lists: Any = None  # app.services.local_lists.LocalListSync
     # Lanes and the manual barrier override (app.services.lanes.LaneService).
     lanes: Any = None
+    # Reads at the lanes, parking sessions, anti-passback, occupancy (app.services.gate).
+    gate: Any = None
     version: str = __version__
     _started: list[str] = field(default_factory=list)
 

@@ -163,3 +163,19 @@ class ParkingSessionChanged(Event):
     value: str
     occupancy: int  # of the zone, after the change
     capacity: int
+    overstay_min: int = 0  # on a close: minutes beyond the group's maximum stay
+
+
+@dataclass(frozen=True, slots=True)
+class GatePromptChanged(Event):
+    """A lane's attendant prompt appeared (`pending`) or went (`outcome` says how:
+    allowed / denied / replaced / decided)."""
+
+    lane_id: str
+    kind: str
+    value: str
+    reason: str
+    status: str
+    pending: bool
+    outcome: str = ""
+    since: datetime | None = None

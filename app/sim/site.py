@@ -10,6 +10,7 @@ from app.domain.site import Site
 from app.sim.barrier import Clock, SimBarrier, utc_now
 from app.sim.camera import SimCamera
 from app.sim.charger import SimFleet
+from app.sim.traffic import SimTraffic
 from app.sim.vehicles import Vehicle
 
 
@@ -34,6 +35,7 @@ class SimSite:
         clock: Clock = utc_now,
         fps: float = 15,
         camera_size: tuple[int, int] = (1280, 720),
+        traffic: bool = True,
         **fleet_options: Any,
     ) -> None:
         bays_of: dict[str, list[str]] = {}
@@ -53,13 +55,20 @@ class SimSite:
         }
         self.fleet = SimFleet(site, url, speed=speed, seed=seed, on_vehicle=self._vehicle,
                               **fleet_options)
+        # Cars at the entry/exit lanes (app.sim.traffic): only their stay follows `speed`.
+        self.traffic = SimTraffic(site, self.cameras, self.barriers, publish, speed=speed,
+                                  seed=seed, clock=clock) if traffic else None
 
     async def start(self) -> None:
         for camera in self.cameras.values():
             camera.start()
         await self.fleet.start()
+        if self.traffic is not None:
+            await self.traffic.start()
 
     async def stop(self) -> None:
+        if self.traffic is not None:
+            await self.traffic.stop()
         await self.fleet.stop()
         for barrier in self.barriers.values():
             await barrier.stop()
