@@ -47,6 +47,7 @@ from app.domain.events import (
     GatePromptChanged,
     ParkingSessionChanged,
     PlateRead,
+    VehiclePresenceChanged,
 )
 from app.domain.site import Lane, LaneDirection, Site
 from app.services.ports import Audit, Barrier, Clock
@@ -54,6 +55,7 @@ from app.services.ports import Audit, Barrier, Clock
 log = logging.getLogger(__name__)
 
 DEFAULT_MIN_CONFIDENCE = 0.6
+HOLD_S = 10.0  # how long a read waits for the vehicle on the loop
 DEFAULT_DEDUP_S = 5.0
 DEFAULT_PASSED_S = 30.0
 
@@ -205,6 +207,10 @@ class GateService:
         self._tasks: set[asyncio.Task] = set()
         self._unsubscribe: list[Callable[[], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Reads at a lane with a vehicle loop that says "no vehicle": held until it does
+        # (a plate read on approach, or of a car passing in the street, opens nothing).
+        self._held: dict[str, tuple[CredentialKind | None, str, Key, Credential | None,
+                                    datetime]] = {}
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -224,7 +230,9 @@ class GateService:
                      extra={"event": "parking_loaded", "open_sessions": len(sessions)})
         if not self._unsubscribe:
             self._unsubscribe = [self._bus.subscribe(self._on_plate, PlateRead),
-                                 self._bus.subscribe(self._on_card, CardPresented)]
+                                 self._bus.subscribe(self._on_card, CardPresented),
+                                 self._bus.subscribe(self._on_presence,
+                                                     VehiclePresenceChanged)]
 
     async def stop(self, grace_s: float = 3.0) -> None:
         """Stop listening; cancel pulses under way (a driver releases its coil by itself),
@@ -294,6 +302,8 @@ class GateService:
             cred = self._access.index.find_token(event.uid)
             if self._repeat(lane.id, key, cred):
                 return
+            if self._hold(lane, None, event.uid, key, cred):
+                return
             self._decide(lane, None, event.uid, key, cred=cred)
         except Exception as exc:
             self._fail("gate_read_failed", lane.id, event.uid, exc)
@@ -326,7 +336,41 @@ class GateService:
             return
         if self._repeat(lane.id, key, cred):
             return
+        if self._hold(lane, CredentialKind.PLATE, event.plate, key, cred):
+            return
         self._decide(lane, CredentialKind.PLATE, event.plate, key, cred=cred)
+
+    # -- the vehicle loop -----------------------------------------------------------------
+
+    def vehicle_present(self, lane_id: str) -> bool | None:
+        """The lane's loop: True / False; None when the lane has no loop input."""
+        lane = self._lane_by_id[lane_id]
+        driver = self._barriers.get(lane.barrier_id) if lane.barrier_id else None
+        return getattr(driver, "vehicle_present", None)
+
+    def _hold(self, lane: Lane, kind: CredentialKind | None, value: str, key: Key,
+              cred: Credential | None) -> bool:
+        if self.vehicle_present(lane.id) is not False:
+            return False
+        self._held[lane.id] = (kind, value, key, cred, _later(self._clock(), HOLD_S))
+        log.info("gate %s: %s read with no vehicle on the loop: held %g s", lane.id, key[1],
+                 HOLD_S, extra={"event": "gate_read_held", "lane_id": lane.id})
+        return True
+
+    def _on_presence(self, event: VehiclePresenceChanged) -> None:
+        if not event.present:
+            return
+        for lane in self._site.lanes:
+            held = self._held.get(lane.id) if lane.barrier_id == event.barrier_id else None
+            if held is None:
+                continue
+            del self._held[lane.id]
+            kind, value, key, cred, until = held
+            if self._clock() < until:
+                try:
+                    self._decide(lane, kind, value, key, cred=cred)
+                except Exception as exc:
+                    self._fail("gate_read_failed", lane.id, value, exc)
 
     def _repeat(self, lane_id: str, key: Key, cred: Credential | None, *,
                 unsure: bool = False) -> bool:

@@ -632,3 +632,28 @@ async def test_a_permit_holder_refused_at_the_exit_gets_the_attendant(gate, bus,
     assert prompt is not None and prompt.status == "AntiPassback"
     assert "no entry recorded" in prompt.reason
     assert not barriers["BAR-OUT"].reasons  # nothing opened by itself
+
+
+async def test_a_read_waits_for_the_vehicle_on_the_loop(gate, bus, clock, access, barriers):
+    """A lane with a loop: a plate read with nobody on the loop opens nothing until the
+    car arrives on it; a held read that waited too long is dropped."""
+    from app.domain.events import VehiclePresenceChanged
+
+    barriers["BAR-IN"].vehicle_present = False
+    read(bus, clock, "GX512K")
+    await settle()
+    assert access.statuses() == [] and not barriers["BAR-IN"].reasons
+    assert gate.vehicle_present("IN") is False
+    barriers["BAR-IN"].vehicle_present = True
+    bus.publish(VehiclePresenceChanged(at=clock(), barrier_id="BAR-IN", present=True))
+    await settle()
+    assert access.statuses() == ["Accepted"] and len(barriers["BAR-IN"].reasons) == 1
+
+    barriers["BAR-IN"].vehicle_present = False
+    clock.advance(600)
+    read(bus, clock, "ZZ999Z")
+    await settle()
+    clock.advance(11)  # longer than a read is held
+    bus.publish(VehiclePresenceChanged(at=clock(), barrier_id="BAR-IN", present=True))
+    await settle()
+    assert access.statuses() == ["Accepted"]
