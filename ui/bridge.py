@@ -12,6 +12,8 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from app.domain.events import (
+    AccessChanged,
+    AccessDecided,
     BarrierStateChanged,
     CameraHealthChanged,
     ChargerBooted,
@@ -19,10 +21,13 @@ from app.domain.events import (
     ChargerDisconnected,
     ChargerNotice,
     ConnectorStatusChanged,
+    GatePromptChanged,
     HeartbeatReceived,
     MeterUpdated,
+    ParkingSessionChanged,
     TransactionEnded,
     TransactionStarted,
+    VehiclePresenceChanged,
 )
 
 _CHARGER_EVENTS = (ChargerConnected, ChargerDisconnected, ChargerBooted, HeartbeatReceived,
@@ -41,6 +46,10 @@ class CoreBridge(QObject):
     transactionChanged = Signal(str, int)  # charger_id, connector_id: a session started/ended
     barrierChanged = Signal(str, str)  # barrier_id, state
     cameraChanged = Signal(str, bool)  # camera_id, online
+    accessChanged = Signal(int)  # revision: the access data was reloaded (here, CLI, other console)
+    accessDecided = Signal(object)  # AccessDecided: one credential decision at a gate/charger
+    # The lanes: GatePromptChanged, ParkingSessionChanged (occupancy), VehiclePresenceChanged.
+    gateEvent = Signal(object)
     # Every event, for logs and lists. Shadows QObject.event() by name: PySide6 only
     # dispatches virtuals to Python methods, so Qt's own event handling is untouched.
     event = Signal(object)
@@ -69,4 +78,10 @@ class CoreBridge(QObject):
             self.barrierChanged.emit(ev.barrier_id, ev.state)
         elif isinstance(ev, CameraHealthChanged):
             self.cameraChanged.emit(ev.camera_id, ev.online)
+        elif isinstance(ev, AccessChanged):
+            self.accessChanged.emit(ev.revision)
+        elif isinstance(ev, AccessDecided):
+            self.accessDecided.emit(ev)
+        elif isinstance(ev, GatePromptChanged | ParkingSessionChanged | VehiclePresenceChanged):
+            self.gateEvent.emit(ev)
         self.event.emit(ev)

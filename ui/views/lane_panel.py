@@ -1,8 +1,10 @@
-"""The lanes panel: one card per entry/exit lane with its barrier's live state and a
-"Raise…" button for the manual override (a reason is asked, the raise is audited).
+"""The lanes panel: one card per entry/exit lane, live — barrier state, zone occupancy and
+the full sign, the vehicle loop, the last decision at the lane — and the attendant's
+actions: Raise… (manual override), Allow… / Refuse… at a lane's prompt, and the
+anti-passback reset. Each asks a reason and is audited by the service.
 
-Reads `core.lanes` (app.services.lanes.LaneService), listens to the CoreBridge's
-barrierChanged, and raises as a coroutine on the qasync loop: the slot opens the dialog
+Reads `core.lanes` (LaneService) and `core.gate` (GateService), listens to the
+CoreBridge, and runs actions as coroutines on the qasync loop: a slot opens the dialog
 (open(), never exec()) and schedules the coroutine once a reason is given.
 """
 
@@ -10,158 +12,60 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Signal
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import (
-    QFrame,
-    QGridLayout,
-    QLabel,
-    QPushButton,
-    QSizePolicy,
-    QWidget,
-)
+from PySide6.QtWidgets import QLabel, QWidget
 
 from ui.dialogs.raise_barrier import RaiseBarrierDialog
-from ui.views.charger_panel import ElidedLabel
+from ui.dialogs.reason import ReasonDialog
 from ui.views.command_bar import actor_name
+from ui.views.lane_card import (
+    FAIL_COLOR,
+    OK_COLOR,
+    PENDING_COLOR,
+    LaneCard,
+    pill_style,
+    pill_text,
+)
 from ui.views.scroll_body import scroll_body
+
+__all__ = ["LaneCard", "LanePanel", "pill_style", "pill_text"]
 
 log = logging.getLogger("gatehouse.ui.lane_panel")
 
-# state -> (words, fill, text colour). Amber and light grey carry dark text.
-_PILL: dict[str, tuple[str, str, str]] = {
-    "closed": ("Closed", "#8c959f", "#ffffff"),
-    "opening": ("Opening", "#e0a100", "#1f2328"),
-    "open": ("Open", "#2e9d4f", "#ffffff"),
-    "closing": ("Closing", "#e0a100", "#1f2328"),
-    "fault": ("Fault", "#d1242f", "#ffffff"),
-    "offline": ("Not driven", "#d0d7de", "#1f2328"),
-    "none": ("No barrier", "#d0d7de", "#1f2328"),
-}
-_UNKNOWN = ("?", "#d0d7de", "#1f2328")
-_TIPS = {
-    "offline": "The console does not drive this barrier (not configured or not started)",
-    "none": "This lane has no barrier",
-}
-OK_COLOR = "#1a7f37"
-FAIL_COLOR = "#cf222e"
-PENDING_COLOR = "#59636e"
-
-
-def pill_style(state: str) -> str:
-    _text, fill, ink = _PILL.get(state, _UNKNOWN)
-    return (f"background: {fill}; color: {ink}; border-radius: 9px; padding: 2px 10px;"
-            " font-weight: 600;")
-
-
-def pill_text(state: str) -> str:
-    return _PILL.get(state, (state.capitalize() or "?",))[0]
-
-
-class LaneCard(QFrame):
-    """One lane: name, entry/exit, barrier, state pill, Raise… and the last result."""
-
-    def __init__(self, lane: Any, barrier_name: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.lane_id = lane.id
-        self.barrier_id = lane.barrier_id or ""
-        self.state = ""
-        self.setObjectName(f"lane_{lane.id}")
-        self.setProperty("laneCard", True)
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setStyleSheet(f"QFrame#lane_{lane.id} {{ background: #ffffff;"
-                           " border: 1px solid #d0d7de; border-radius: 6px; }")
-
-        self.name_label = QLabel(lane.name, self)
-        self.name_label.setObjectName("laneName")
-        self.name_label.setStyleSheet("font-size: 12pt; font-weight: 600; border: none;")
-        direction = str(getattr(lane.direction, "value", lane.direction))
-        self.direction_label = QLabel(direction.capitalize(), self)
-        self.direction_label.setObjectName("laneDirection")
-        self.direction_label.setStyleSheet(
-            "color: #0b5cad; border: 1px solid #0b5cad; border-radius: 4px;"
-            " padding: 0px 5px;" if direction == "entry" else
-            "color: #7a4a00; border: 1px solid #7a4a00; border-radius: 4px;"
-            " padding: 0px 5px;")
-        self.direction_label.setToolTip(f"{direction.capitalize()} lane")
-        self.pill = QLabel(self)
-        self.pill.setObjectName("statePill")
-        self.pill.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.pill.setMinimumWidth(88)
-        self.barrier_name = barrier_name or "No barrier"
-        self.barrier_label = ElidedLabel(self.barrier_name, self)
-        self.barrier_label.setSizePolicy(QSizePolicy.Policy.Ignored,
-                                         QSizePolicy.Policy.Preferred)
-        self.barrier_label.setObjectName("muted")
-        self.barrier_label.setStyleSheet("border: none;")
-        self.raise_button = QPushButton("Raise…", self)
-        self.raise_button.setObjectName("raiseButton")
-        self.raise_button.setToolTip("Open the barrier without a decision (manual override; "
-                                     "a reason is asked and audited)")
-        self.result_label = ElidedLabel("", self)
-        self.result_label.setObjectName("laneResult")
-        self.result_label.setSizePolicy(QSizePolicy.Policy.Ignored,
-                                        QSizePolicy.Policy.Preferred)
-        self.result_label.setVisible(False)  # until there is a result to show
-
-        grid = QGridLayout(self)
-        grid.setContentsMargins(12, 8, 12, 8)
-        grid.setHorizontalSpacing(8)
-        grid.setVerticalSpacing(4)
-        grid.addWidget(self.name_label, 0, 0)
-        grid.addWidget(self.direction_label, 0, 1, Qt.AlignmentFlag.AlignVCenter)
-        grid.addWidget(self.pill, 0, 3, Qt.AlignmentFlag.AlignRight)
-        grid.addWidget(self.barrier_label, 1, 0, 1, 3)
-        grid.addWidget(self.raise_button, 1, 3, Qt.AlignmentFlag.AlignRight)
-        grid.addWidget(self.result_label, 2, 0, 1, 4)
-        grid.setColumnStretch(2, 1)
-
-    def set_state(self, state: str, detail: str = "") -> None:
-        self.state = state
-        self.pill.setText(pill_text(state))
-        self.pill.setStyleSheet(pill_style(state))
-        tip = detail if state == "fault" and detail else _TIPS.get(state, f"Barrier {state}")
-        self.pill.setToolTip(tip)
-        # A fault also says why on the card: a tooltip alone is easy to miss.
-        fault = state == "fault" and bool(detail)
-        self.barrier_label.setText(f"{self.barrier_name} · {detail}" if fault
-                                   else self.barrier_name)
-        self.barrier_label.setStyleSheet("border: none;" + (" color: #cf222e;" if fault else ""))
-        self.barrier_label.setToolTip(detail if fault else self.barrier_id)
-        self.raise_button.setEnabled(state not in ("none", "offline"))
-
-    def set_result(self, text: str, color: str) -> None:
-        stamp = datetime.now().strftime("%H:%M:%S")
-        self.result_label.setText(f"{stamp}  {text}")
-        self.result_label.setToolTip(text)
-        self.result_label.setStyleSheet(f"color: {color}; font-weight: 600; border: none;")
-        self.result_label.setVisible(True)
-
-    def result_text(self) -> str:
-        return self.result_label.text()
+ALLOW_REASONS = ("Plate checked by the attendant", "Paid at the desk", "Known visitor",
+                 "Permit shown on paper")
+REFUSE_REASONS = ("No permit, no payment", "Blocklisted vehicle", "Car park full")
+APB_REASONS = ("Left without an exit read", "Entry misread", "Second car of the permit")
 
 
 class LanePanel(QWidget):
     """All lanes of the site, one card each, updated live."""
 
     raiseFinished = Signal(str, str)  # lane_id, message
+    actionFinished = Signal(str, str)  # lane_id, message (allow / refuse / APB reset)
 
     def __init__(self, core: Any, bridge: Any, parent: QWidget | None = None, *,
                  actor: str | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("lanePanel")
         self._lanes = getattr(core, "lanes", None)
+        self._gate = getattr(core, "gate", None)
+        self._zones = {z.id: z.name for z in getattr(core.site, "zones", ())}
         self.actor = actor or actor_name()
         self.cards: dict[str, LaneCard] = {}
-        self.dialog: RaiseBarrierDialog | None = None
+        self.dialog: ReasonDialog | None = None
         self._busy: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
         self._build()
         bridge.barrierChanged.connect(self._on_barrier)
+        if hasattr(bridge, "gateEvent"):
+            bridge.gateEvent.connect(self._on_gate_event)
+            bridge.accessDecided.connect(self._on_decided)
 
     def _build(self) -> None:
         layout = scroll_body(self, "lanePanelBody", spacing=8)
@@ -177,6 +81,12 @@ class LanePanel(QWidget):
             card = LaneCard(lane, self._lanes.barrier_name(lane.id), body)
             card.raise_button.clicked.connect(
                 lambda _checked=False, lid=lane.id: self.ask_raise(lid))
+            card.allow_button.clicked.connect(
+                lambda _checked=False, lid=lane.id: self.ask_allow(lid))
+            card.refuse_button.clicked.connect(
+                lambda _checked=False, lid=lane.id: self.ask_refuse(lid))
+            card.apb_button.clicked.connect(
+                lambda _checked=False, lid=lane.id: self.ask_apb_reset(lid))
             self.cards[lane.id] = card
             layout.addWidget(card)
             self._refresh(lane.id)
@@ -193,6 +103,19 @@ class LanePanel(QWidget):
         card.set_state(state, self._lanes.barrier_detail(lane_id) if state == "fault" else "")
         if lane_id in self._busy:
             card.raise_button.setEnabled(False)
+        self._refresh_gate(lane_id)
+
+    def _refresh_gate(self, lane_id: str) -> None:
+        if self._gate is None:
+            return
+        card = self.cards[lane_id]
+        inside, capacity = self._gate.occupancy(card.zone_id)
+        card.set_info(self._zones.get(card.zone_id, card.zone_id), inside, capacity,
+                      self._gate.lane_full(lane_id), self._gate.vehicle_present(lane_id))
+        card.set_prompt(self._gate.pending(lane_id))
+        busy = lane_id in self._busy
+        card.allow_button.setEnabled(not busy)
+        card.refuse_button.setEnabled(not busy)
 
     def refresh(self) -> None:
         for lane_id in self.cards:
@@ -203,56 +126,157 @@ class LanePanel(QWidget):
             if card.barrier_id == barrier_id:
                 self._refresh(card.lane_id, state)
 
+    def _on_gate_event(self, event: Any) -> None:
+        lane_id = getattr(event, "lane_id", None)
+        if lane_id in self.cards:  # a prompt came or went
+            self._refresh_gate(lane_id)
+            return
+        for card in self.cards.values():  # occupancy of a zone, or a lane's loop
+            if card.zone_id == getattr(event, "zone_id", None) or (
+                    card.barrier_id and card.barrier_id == getattr(event, "barrier_id", "")):
+                self._refresh_gate(card.lane_id)
+
+    def _on_decided(self, event: Any) -> None:
+        card = self.cards.get(event.place) if event.point == "gate" else None
+        if card is not None:
+            card.set_decision(event.at, event.value, event.status, event.reason,
+                              event.account_name, event.violation)
+
     def showEvent(self, event: QShowEvent) -> None:
         # Barriers may have joined the core since the cards were built (demo start-up).
         super().showEvent(event)
         self.refresh()
 
-    # -- the manual override ---------------------------------------------------------
+    # -- the attendant's actions -------------------------------------------------------
 
-    def ask_raise(self, lane_id: str) -> RaiseBarrierDialog | None:
-        if self._lanes is None or lane_id in self._busy:
-            return None
-        lane = self._lanes.lane(lane_id)
+    def _dialog(self, dialog: ReasonDialog, then: Callable[[ReasonDialog], None]
+                ) -> ReasonDialog:
         if self.dialog is not None and shiboken6.isValid(self.dialog):
             self.dialog.close()
             self.dialog.deleteLater()
-        dialog = RaiseBarrierDialog(lane.name, self._lanes.barrier_name(lane_id), self)
         self.dialog = dialog
-        dialog.accepted.connect(lambda: self._schedule(lane_id, dialog.reason()))
+        dialog.accepted.connect(lambda: then(dialog))
         dialog.open()  # never exec() under qasync
         return dialog
 
-    def _schedule(self, lane_id: str, reason: str) -> None:
+    def ask_raise(self, lane_id: str) -> ReasonDialog | None:
+        if self._lanes is None or lane_id in self._busy:
+            return None
+        lane = self._lanes.lane(lane_id)
+        dialog = RaiseBarrierDialog(lane.name, self._lanes.barrier_name(lane_id), self)
+        return self._dialog(dialog, lambda d: self._schedule(
+            lane_id, f"Raising ({d.reason()})…", self._raise(lane_id, d.reason()),
+            self.raiseFinished))
+
+    def ask_allow(self, lane_id: str) -> ReasonDialog | None:
+        prompt = self._gate.pending(lane_id) if self._gate is not None else None
+        if prompt is None or lane_id in self._busy:
+            return None
+        lane = self._lanes.lane(lane_id)
+        dialog = ReasonDialog(
+            f"Let through — {lane.name}",
+            f"<b>{prompt.value}</b>: {prompt.reason}.<br>The barrier opens; the reason and "
+            "your name are written to the audit trail. Correct the plate if the camera "
+            "misread it.", ALLOW_REASONS, "Let through", self,
+            value_label="Plate or card:", value=prompt.value)
+        dialog.setObjectName("allowDialog")
+        return self._dialog(dialog, lambda d: self._schedule(
+            lane_id, f"Letting {d.value()} through…",
+            self._allow(lane_id, d.reason(), d.value(), prompt.value), self.actionFinished))
+
+    def ask_refuse(self, lane_id: str) -> ReasonDialog | None:
+        prompt = self._gate.pending(lane_id) if self._gate is not None else None
+        if prompt is None or lane_id in self._busy:
+            return None
+        lane = self._lanes.lane(lane_id)
+        dialog = ReasonDialog(
+            f"Refuse — {lane.name}", f"Refuse <b>{prompt.value}</b> at {lane.name}: the "
+            "barrier stays closed. The reason is written to the audit trail.",
+            REFUSE_REASONS, "Refuse", self)
+        dialog.setObjectName("refuseDialog")
+        return self._dialog(dialog, lambda d: self._refuse(lane_id, d.reason()))
+
+    def ask_apb_reset(self, lane_id: str) -> ReasonDialog | None:
+        if self._gate is None:
+            return None
+        card = self.cards[lane_id]
+        dialog = ReasonDialog(
+            "Reset anti-passback",
+            "Close the open parking session of this plate or card, so its next read is "
+            "decided afresh. The reason is written to the audit trail.",
+            APB_REASONS, "Reset", self, value_label="Plate or card:", value=card.last_value)
+        dialog.setObjectName("apbDialog")
+        return self._dialog(dialog, lambda d: self._apb_reset(lane_id, d.value(), d.reason()))
+
+    def _schedule(self, lane_id: str, pending: str, work: Awaitable[tuple[str, bool]],
+                  done: Any) -> None:
         card = self.cards[lane_id]
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            card.set_result("Not raised (no event loop)", FAIL_COLOR)
+            card.set_result("Not done (no event loop)", FAIL_COLOR)
+            work.close()  # type: ignore[attr-defined]
             return
         self._busy.add(lane_id)
         card.raise_button.setEnabled(False)
-        card.set_result(f"Raising ({reason})…", PENDING_COLOR)
-        task = loop.create_task(self._run(lane_id, reason))
+        card.allow_button.setEnabled(False)
+        card.set_result(pending, PENDING_COLOR)
+        task = loop.create_task(self._run(lane_id, work, done))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, lane_id: str, reason: str) -> None:
+    async def _run(self, lane_id: str, work: Awaitable[tuple[str, bool]], done: Any) -> None:
         try:
-            message = await self._lanes.raise_barrier(lane_id, actor=self.actor, reason=reason)
-            ok = bool(getattr(message, "ok", True))
+            message, ok = await work
         except ValueError as exc:
-            message, ok = f"Not raised: {exc}", False
+            message, ok = f"Not done: {exc}", False
         except Exception as exc:  # a bug behind the service; the attendant still gets a line
-            log.exception("manual raise on %s failed", lane_id)
-            message, ok = f"Not raised: internal error: {type(exc).__name__}: {exc}", False
+            log.exception("lane action on %s failed", lane_id)
+            message, ok = f"Not done: internal error: {type(exc).__name__}: {exc}", False
         if not shiboken6.isValid(self):
             return  # the window closed meanwhile
         self._busy.discard(lane_id)
-        card = self.cards[lane_id]
-        card.set_result(f"{'✓' if ok else '✗'} {message}", OK_COLOR if ok else FAIL_COLOR)
+        self.cards[lane_id].set_result(f"{'✓' if ok else '✗'} {message}",
+                                       OK_COLOR if ok else FAIL_COLOR)
         self._refresh(lane_id)
-        self.raiseFinished.emit(lane_id, str(message))
+        done.emit(lane_id, str(message))
+
+    async def _raise(self, lane_id: str, reason: str) -> tuple[str, bool]:
+        message = await self._lanes.raise_barrier(lane_id, actor=self.actor, reason=reason)
+        return str(message), bool(getattr(message, "ok", True))
+
+    async def _allow(self, lane_id: str, reason: str, value: str,
+                     read: str) -> tuple[str, bool]:
+        corrected = value if value and value != read else None
+        message = await self._gate.allow_pending(lane_id, self.actor, reason, value=corrected)
+        return str(message), self._gate.pending(lane_id) is None
+
+    def _refuse(self, lane_id: str, reason: str) -> None:
+        card = self.cards[lane_id]
+        try:
+            refused = self._gate.deny_pending(lane_id, self.actor, reason)
+        except ValueError as exc:
+            card.set_result(f"✗ Not refused: {exc}", FAIL_COLOR)
+            return
+        text = f"Refused ({reason})" if refused else "Nothing was waiting at this lane"
+        card.set_result(f"{'✓' if refused else '✗'} {text}",
+                        OK_COLOR if refused else FAIL_COLOR)
+        self._refresh_gate(lane_id)
+        self.actionFinished.emit(lane_id, text)
+
+    def _apb_reset(self, lane_id: str, value: str, reason: str) -> None:
+        card = self.cards[lane_id]
+        try:
+            closed = self._gate.reset_anti_passback(value, self.actor, reason)
+        except ValueError as exc:
+            card.set_result(f"✗ Not reset: {exc}", FAIL_COLOR)
+            return
+        text = (f"Anti-passback reset for {value}: {closed} session(s) closed" if closed
+                else f"{value} has no open parking session")
+        card.set_result(f"{'✓' if closed else '✗'} {text}", OK_COLOR if closed else FAIL_COLOR)
+        if closed:
+            card.apb_button.setVisible(False)
+        self.actionFinished.emit(lane_id, text)
 
     def in_flight(self) -> int:
         return len(self._tasks)

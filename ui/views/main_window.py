@@ -27,8 +27,10 @@ from ui.models.bays import BayTableModel
 from ui.models.chargers import ChargerTableModel
 from ui.models.common import Roles
 from ui.theme import app_icon, icon
+from ui.views.access_view import AccessView
 from ui.views.bay_map import BayMapView, LegendBar
 from ui.views.charger_panel import ChargerPanel
+from ui.views.decisions_view import DecisionsView
 from ui.views.lane_panel import LanePanel
 
 
@@ -70,6 +72,10 @@ class MainWindow(QMainWindow):
         self.charger_model = ChargerTableModel(core, bridge, self)
         self.charger_panel = ChargerPanel(core, bridge, self)
         self.lane_panel = LanePanel(core, bridge, self)
+        # Access screens only when the core has an AccessService (not in bare test cores).
+        has_access = getattr(core, "access", None) is not None
+        self.access_view = AccessView(core, bridge, self) if has_access else None
+        self.decisions_view = DecisionsView(core, bridge, self) if has_access else None
         self._build_central()
         self._build_docks()
         self._build_menus()
@@ -118,7 +124,15 @@ class MainWindow(QMainWindow):
         self.charger_panel_dock = self._dock("Charger", self.charger_panel)
         self.tabifyDockWidget(self.charger_dock, self.bay_dock)
         self.tabifyDockWidget(self.bay_dock, self.lane_dock)
-        self.tabifyDockWidget(self.lane_dock, self.charger_panel_dock)
+        last = self.lane_dock
+        self.access_dock = self.decisions_dock = None
+        if self.access_view is not None and self.decisions_view is not None:
+            self.access_dock = self._dock("Access", self.access_view)
+            self.decisions_dock = self._dock("Decisions", self.decisions_view)
+            self.tabifyDockWidget(self.lane_dock, self.access_dock)
+            self.tabifyDockWidget(self.access_dock, self.decisions_dock)
+            last = self.decisions_dock
+        self.tabifyDockWidget(last, self.charger_panel_dock)
         self.charger_panel_dock.hide()
         self.setTabPosition(Qt.DockWidgetArea.RightDockWidgetArea, QTabWidget.TabPosition.North)
         self.charger_dock.raise_()
@@ -190,6 +204,14 @@ class MainWindow(QMainWindow):
         self.charger_panel_dock.show()
         self.charger_panel_dock.raise_()
         return self.charger_panel
+
+    def show_access(self, page: str = "accounts") -> None:
+        """Bring the Access tab (or, with page="decisions", the Decisions tab) forward."""
+        if page == "decisions" and self.decisions_dock is not None:
+            self.decisions_dock.raise_()
+        elif self.access_dock is not None and self.access_view is not None:
+            self.access_dock.raise_()
+            self.access_view.setCurrentWidget(getattr(self.access_view, page))
 
     def _open_from_index(self, index: QModelIndex) -> None:
         charger_id = index.data(Roles.CHARGER_ID)
