@@ -196,11 +196,11 @@ def _add_simulators(core: Core, settings: Settings, site: Site, server: OcppServ
         holder: dict[str, SimSite] = {}
 
         async def start_site() -> None:
-            from app.sim.demo_drivers import demo_vehicle
+            from app.sim.demo_drivers import DemoDriverPool
 
             sim = SimSite(site, f"ws://127.0.0.1:{server.port}/ocpp", core.bus.publish,
                           speed=settings.sim_speed, seed=settings.sim_seed,
-                          fps=settings.camera_fps, vehicles=demo_vehicle)
+                          fps=settings.camera_fps, vehicles=DemoDriverPool())
             holder["sim"] = sim
             core.barriers.update(sim.barriers)
             core.cameras.update(sim.cameras)

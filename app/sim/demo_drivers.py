@@ -39,11 +39,29 @@ DEMO_DRIVERS: tuple[DemoDriver, ...] = (
 REGULAR_SHARE = 0.65  # of the cars that come to charge
 
 
-def demo_vehicle(rng: random.Random) -> Vehicle:
-    """A car at a simulated charger: mostly a regular (their plate and card), otherwise
-    a visitor with a card the site has never seen."""
-    vehicle = random_vehicle(rng)
-    if rng.random() < REGULAR_SHARE:
-        driver = rng.choice(DEMO_DRIVERS)
-        vehicle = replace(vehicle, plate=driver.plate, id_tag=driver.card)
-    return vehicle
+class DemoDriverPool:
+    """Cars for the simulated chargers: mostly a regular (their plate and card), otherwise
+    a visitor with a card the site has never seen. A regular is at one bay at a time:
+    `release(plate)` when their car leaves (SimSite does)."""
+
+    def __init__(self, drivers: tuple[DemoDriver, ...] = DEMO_DRIVERS,
+                 share: float = REGULAR_SHARE) -> None:
+        self._drivers = drivers
+        self._share = share
+        self._parked: set[str] = set()
+
+    def __call__(self, rng: random.Random) -> Vehicle:
+        vehicle = random_vehicle(rng)
+        free = [d for d in self._drivers if d.plate not in self._parked]
+        if free and rng.random() < self._share:
+            driver = rng.choice(free)
+            self._parked.add(driver.plate)
+            vehicle = replace(vehicle, plate=driver.plate, id_tag=driver.card)
+        return vehicle
+
+    def release(self, plate: str) -> None:
+        self._parked.discard(plate)
+
+    @property
+    def parked(self) -> frozenset[str]:
+        return frozenset(self._parked)

@@ -53,6 +53,9 @@ class SimSite:
         self.barriers = {
             b.id: SimBarrier(b, publish, clock) for b in site.barriers if b.driver == "sim"
         }
+        # A pool of regular drivers (demo) is told when their car leaves a bay.
+        self._release = getattr(fleet_options.get("vehicles"), "release", None)
+        self._parked: dict[tuple[str, int], Vehicle] = {}
         self.fleet = SimFleet(site, url, speed=speed, seed=seed, on_vehicle=self._vehicle,
                               **fleet_options)
         # Cars at the entry/exit lanes (app.sim.traffic): only their stay follows `speed`.
@@ -76,6 +79,12 @@ class SimSite:
         await asyncio.gather(*(asyncio.to_thread(c.stop) for c in self.cameras.values()))
 
     def _vehicle(self, charger_id: str, connector_id: int, vehicle: Vehicle | None) -> None:
+        if vehicle is not None:
+            self._parked[(charger_id, connector_id)] = vehicle
+        else:
+            left = self._parked.pop((charger_id, connector_id), None)
+            if left is not None and self._release is not None:
+                self._release(left.plate)
         where = self._slots.get((charger_id, connector_id))
         camera = self.cameras.get(where[0]) if where else None
         if where and camera and where[1] < camera.slots:
