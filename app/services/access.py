@@ -63,6 +63,7 @@ class AccessStore(Protocol):
     async def revision(self) -> int: ...
     async def change(self, name: str, *args: Any) -> Any: ...  # an access_repo function
     def record_decision(self, row: dict[str, Any]) -> None: ...
+    async def decisions(self, **query: Any) -> list[dict[str, Any]]: ...  # newest first
 
 
 Stopper = Callable[[str, str, str], Awaitable[Any]]  # (actor, charger_id, charger tx id)
@@ -397,6 +398,20 @@ class AccessService:
                            "save_policy", changes)
 
     # -- lookups for the screens ---------------------------------------------------------
+
+    async def recent_decisions(self, limit: int = 500) -> list[AccessDecided]:
+        """The last decisions from the database (newest first), as the live events are:
+        a console opened later shows what happened before it."""
+        rows = await self._store.decisions(limit=limit)
+        out = []
+        for r in rows:
+            account = self.index.accounts.get(r["account_id"]) if r["account_id"] else None
+            out.append(AccessDecided(
+                at=r["at"], point=r["point"], place=r["place"], kind=r["kind"],
+                value=r["value"], status=r["status"], reason=r["reason"],
+                account_id=r["account_id"], account_name=account.name if account else "",
+                violation=r["violation"], connector_id=r["connector_id"]))
+        return out
 
     def account(self, account_id: int) -> Account | None:
         return self.index.accounts.get(account_id)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import shiboken6
@@ -145,5 +146,39 @@ def test_main_window_has_access_and_decisions_tabs(qapp, tmp_path):
             await core.stop()
             window.close()
             window.deleteLater()
+
+    run_on_qasync(qapp, scenario())
+
+
+def test_a_view_opened_later_shows_the_decisions_made_before(qapp, tmp_path):
+    """Decisions are in the database: a console (or a view) opened afterwards lists them
+    under the live ones, with the account's name, and none twice."""
+    async def scenario():
+        core = await build_core(loopback_settings(tmp_path))
+        await core.start()
+        bridge = CoreBridge(core)
+        try:
+            access = core.access
+            account_id = await access.save_account("t", Account(0, "Ole Older",
+                                                                 group_id="staff"))
+            await access.add_credential("t", account_id, CredentialKind.RFID, "04OLD001")
+            charger = core.site.chargers[0].id
+            access.decide_charger("04OLD001", charger_id=charger, connector_id=1)
+            access.decide_charger("FFFF0000", charger_id=charger, connector_id=2)
+            # The decision rows are queued to the writer thread: wait until they are in.
+            for _ in range(100):
+                if len(await access.recent_decisions()) >= 2:
+                    break
+                await asyncio.sleep(0.05)
+            view = DecisionsView(core, bridge)
+            await wait_for(lambda: view.model.rowCount() == 2)
+            rows = view.rows()
+            assert [r[C.COL_CRED] for r in rows] == ["FFFF0000", "04OLD001"]
+            assert rows[1][C.COL_ACCOUNT] == "Ole Older"
+            view.close()
+            view.deleteLater()
+        finally:
+            bridge.close()
+            await core.stop()
 
     run_on_qasync(qapp, scenario())

@@ -372,6 +372,20 @@ class DecisionTableModel(RowTableModel):
             del self._rows[self.cap:]
             self.endRemoveRows()
 
+    def add_older(self, rows: list[DecisionRow]) -> None:
+        """Decisions from before the view opened (newest first), below the live ones."""
+        # A decision made while the history loaded is in both: keep the live row.
+        seen = {(r.at, r.place, r.value, r.status) for r in self._rows}
+        rows = [r for r in rows if (r.at, r.place, r.value, r.status) not in seen]
+        room = self.cap - len(self._rows)
+        rows = rows[:max(room, 0)]
+        if not rows:
+            return
+        start = len(self._rows)
+        self.beginInsertRows(QModelIndex(), start, start + len(rows) - 1)
+        self._rows.extend(rows)
+        self.endInsertRows()
+
     def clear(self) -> None:
         self.beginResetModel()
         self._rows.clear()

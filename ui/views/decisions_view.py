@@ -3,8 +3,11 @@ newest on top, coloured by result, capped (the oldest rows fall off the bottom).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QSize, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (
@@ -24,6 +27,8 @@ from PySide6.QtWidgets import (
 
 from ui.models.access import RESULT, DecisionRow, DecisionTableModel
 from ui.views.access_actions import compact, make_table
+
+log = logging.getLogger("gatehouse.ui.decisions")
 
 
 class _Filter(QSortFilterProxyModel):
@@ -159,6 +164,25 @@ class DecisionsView(QWidget):
         self.table.selectionModel().currentRowChanged.connect(self._show_detail)
         bridge.accessDecided.connect(self.add_event)
         self._update_count()
+        self._history: asyncio.Task | None = None
+        access = getattr(core, "access", None)
+        if access is not None and hasattr(access, "recent_decisions"):
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None  # built outside the qasync loop (some tests): live rows only
+            if loop is not None:
+                self._history = loop.create_task(self._load_history(access))
+
+    async def _load_history(self, access: Any) -> None:
+        try:
+            events = await access.recent_decisions(self.model.cap)
+        except Exception as exc:  # the live rows still come; say why the past is missing
+            log.warning("earlier decisions not loaded: %s", exc)
+            return
+        if shiboken6.isValid(self):
+            self.model.add_older([DecisionRow.from_event(e) for e in events])
+            self._update_count()
 
     def add_event(self, ev: Any) -> None:
         self.add(DecisionRow.from_event(ev))
