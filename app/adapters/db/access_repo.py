@@ -165,7 +165,9 @@ def add_credential(conn: Connection, account_id: int, kind: CredentialKind, valu
         raise AccessConflict(f"empty {kind.value} value")
     owner = owner_of(conn, kind, norm)
     if owner is not None:
-        raise AccessConflict(f"{kind.value} {norm} already belongs to account {owner}")
+        name = conn.execute(select(t.accounts.c.name).where(t.accounts.c.id == owner)).scalar()
+        raise AccessConflict(f"{kind.value} {norm} already belongs to account {owner}"
+                             + (f" ({name})" if name else ""))
     try:
         cred_id = conn.execute(insert(t.credentials).values(
             account_id=account_id, kind=kind.value, value=norm, label=label.strip(),
