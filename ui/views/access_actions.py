@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
     QDialogButtonBox,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
@@ -143,6 +144,27 @@ def confirm(parent: QWidget, title: str, text: str, yes: str,
     box.accepted.connect(then)
     box.open()
     return box
+
+
+def table_page(page: QWidget, intro: str, table: QTableView, buttons: list[QPushButton],
+               status: QWidget) -> QLabel:
+    """The layout of a list page: a line saying what the list is, the table, its buttons
+    and the status line for the last change. Returns the intro label."""
+    label = QLabel(intro, page)
+    label.setObjectName("muted")
+    label.setWordWrap(True)
+    row = QHBoxLayout()
+    for button in buttons:
+        row.addWidget(button)
+    row.addStretch(1)
+    layout = QVBoxLayout(page)
+    layout.setContentsMargins(8, 8, 8, 6)
+    layout.setSpacing(6)
+    layout.addWidget(label)
+    layout.addWidget(table, 1)
+    layout.addLayout(row)
+    layout.addWidget(status)
+    return label
 
 
 def make_table(model: QAbstractItemModel, stretch: int, parent: QWidget,

@@ -6,7 +6,7 @@ from html import escape
 from typing import Any
 
 import shiboken6
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QPushButton, QWidget
 
 from ui.dialogs.block_edit import BlockDialog
 from ui.models.access import BlockTableModel
@@ -18,6 +18,7 @@ from ui.views.access_actions import (
     run_form,
     select_id,
     selected_id,
+    table_page,
 )
 
 
@@ -34,24 +35,12 @@ class BlocklistPage(QWidget):
         self.confirm_box: Any = None
         self.model = BlockTableModel(self)
         self.table = make_table(self.model, 2, self, "blockTable")
-        intro = QLabel("Refused at every gate and charger, whoever they belong to.", self)
-        intro.setObjectName("muted")
-        intro.setWordWrap(True)
         self.add_button = QPushButton("Block…", self)
         self.add_button.setObjectName("addBlock")
         self.remove_button = QPushButton("Lift block…", self)
         self.remove_button.setObjectName("removeBlock")
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.add_button)
-        buttons.addWidget(self.remove_button)
-        buttons.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 8, 8, 6)
-        layout.setSpacing(6)
-        layout.addWidget(intro)
-        layout.addWidget(self.table, 1)
-        layout.addLayout(buttons)
-        layout.addWidget(self.status)
+        table_page(self, "Refused at every gate and charger, whoever they belong to.",
+                   self.table, [self.add_button, self.remove_button], self.status)
         self.add_button.clicked.connect(self.add_block)
         self.remove_button.clicked.connect(self.remove_block)
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import shiboken6
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QPushButton, QWidget
 
 from ui.dialogs.group_edit import GroupDialog
 from ui.models.access import GroupTableModel
@@ -16,6 +16,7 @@ from ui.views.access_actions import (
     run_form,
     select_id,
     selected_id,
+    table_page,
 )
 
 
@@ -32,25 +33,13 @@ class GroupsPage(QWidget):
         self.dialog: GroupDialog | None = None
         self.model = GroupTableModel({z.id: z.name for z in core.site.zones}, self)
         self.table = make_table(self.model, 1, self, "groupTable")
-        intro = QLabel("Every account belongs to one group; its rules apply at every gate "
-                       "and charger. Double-click a group to edit it.", self)
-        intro.setObjectName("muted")
-        intro.setWordWrap(True)
         self.new_button = QPushButton("New group…", self)
         self.new_button.setObjectName("newGroup")
         self.edit_button = QPushButton("Edit…", self)
         self.edit_button.setObjectName("editGroup")
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.new_button)
-        buttons.addWidget(self.edit_button)
-        buttons.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 8, 8, 6)
-        layout.setSpacing(6)
-        layout.addWidget(intro)
-        layout.addWidget(self.table, 1)
-        layout.addLayout(buttons)
-        layout.addWidget(self.status)
+        table_page(self, "Every account belongs to one group; its rules apply at every gate "
+                   "and charger. Double-click a group to edit it.", self.table,
+                   [self.new_button, self.edit_button], self.status)
         self.new_button.clicked.connect(lambda: self.edit_group(None))
         self.edit_button.clicked.connect(lambda: self.edit_group(selected_id(self.table)))
         self.table.activated.connect(lambda _i: self.edit_group(selected_id(self.table)))

@@ -7,16 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDockWidget,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMainWindow,
-    QTableView,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -27,30 +24,12 @@ from ui.models.bays import BayTableModel
 from ui.models.chargers import ChargerTableModel
 from ui.models.common import Roles
 from ui.theme import app_icon, icon
+from ui.views.access_actions import make_table
 from ui.views.access_view import AccessView
 from ui.views.bay_map import BayMapView, LegendBar
 from ui.views.charger_panel import ChargerPanel
 from ui.views.decisions_view import DecisionsView
 from ui.views.lane_panel import LanePanel
-
-
-def _table(model: QAbstractItemModel, stretch: int, parent: QWidget) -> QTableView:
-    view = QTableView(parent)
-    view.setModel(model)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.setAlternatingRowColors(True)
-    view.setWordWrap(False)
-    view.setShowGrid(False)
-    view.verticalHeader().hide()
-    header = view.horizontalHeader()
-    header.setHighlightSections(False)
-    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
-    header.setMinimumSectionSize(48)
-    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-    return view
 
 
 class MainWindow(QMainWindow):
@@ -115,8 +94,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(panel)
 
     def _build_docks(self) -> None:
-        self.charger_table = _table(self.charger_model, ChargerTableModel.COL_MAKE, self)
-        self.bay_table = _table(self.bay_model, BayTableModel.COL_ZONE, self)
+        self.charger_table = make_table(self.charger_model, ChargerTableModel.COL_MAKE, self,
+                                        "chargerTable")
+        self.bay_table = make_table(self.bay_model, BayTableModel.COL_ZONE, self, "bayTable")
         self.charger_dock = self._dock("Chargers", self.charger_table)
         self.bay_dock = self._dock("Bays", self.bay_table)
         self.lane_dock = self._dock("Lanes", self.lane_panel)
