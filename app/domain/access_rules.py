@@ -200,6 +200,15 @@ def _credential_refusal(index: AccessIndex, cred: Credential) -> Decision | None
     return None
 
 
+def _holder(index: AccessIndex, cred: Credential) -> tuple[Decision | None, dict]:
+    """The refusal for a credential that cannot be used, or who holds it."""
+    refusal = _credential_refusal(index, cred)
+    if refusal is not None:
+        return refusal, {}
+    account = index.accounts[cred.account_id]
+    return None, {"credential": cred, "account": account, "group": index.group_of(account)}
+
+
 def decide_charger(index: AccessIndex, policy: AccessPolicy, token: str, *,
                    token_type: str | None = None, zone_id: str = "",
                    running_elsewhere: int = 0, now: datetime) -> Decision:
@@ -219,12 +228,10 @@ def decide_charger(index: AccessIndex, policy: AccessPolicy, token: str, *,
             return Decision(AccessStatus.ACCEPTED, "unknown token; site accepts every token",
                             visitor=True)
         return Decision(AccessStatus.INVALID, "unknown credential")
-    refusal = _credential_refusal(index, cred)
+    refusal, who = _holder(index, cred)
     if refusal is not None:
         return refusal
-    account = index.accounts[cred.account_id]
-    group = index.group_of(account)
-    who = {"credential": cred, "account": account, "group": group}
+    account, group = who["account"], who["group"]
     if not group.charging_allowed:
         return Decision(AccessStatus.INVALID, f"group {group.name} may not charge", **who)
     if zone_id and not group.allows_zone(zone_id):
@@ -271,12 +278,10 @@ def decide_gate(index: AccessIndex, policy: AccessPolicy, kind: CredentialKind |
     cred = index.find_plate(value) if plate else index.find_token(value)
     if cred is None:
         return _visitor(policy, facts, "unknown " + ("plate" if plate else "card"))
-    refusal = _credential_refusal(index, cred)
+    refusal, who = _holder(index, cred)
     if refusal is not None:
         return refusal
-    account = index.accounts[cred.account_id]
-    group = index.group_of(account)
-    who = {"credential": cred, "account": account, "group": group}
+    account, group = who["account"], who["group"]
     if not group.allows_zone(facts.zone_id):
         return Decision(AccessStatus.NOT_HERE, f"group {group.name} not allowed in "
                         f"{facts.zone_id}", **who)
