@@ -458,6 +458,18 @@ def test_site_access_settings(qapp, tmp_path):
             page.revert_button.click()
             assert page.passback_combo.currentData() == "soft"
 
+            # The site's own plate formats: a broken one is refused, a good one applies.
+            assert page.patterns_edit.text().startswith("NL=")
+            page.patterns_edit.setText("CH=ZH[0-9]{1,6}; XX")
+            page.save_button.click()
+            assert "COUNTRY=regular expression" in page.status.text()
+            page.patterns_edit.setText("CH=ZH[0-9]{1,6}")
+            page.save_button.click()
+            await wait_for(lambda: [p.country for p in core.access.policy.plate_patterns]
+                           == ["CH"])
+            await wait_for(lambda: page.patterns_edit.text() == "CH=ZH[0-9]{1,6}"
+                           and not page.save_button.isEnabled())
+
     run_on_qasync(qapp, scenario())
 
 

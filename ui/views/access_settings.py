@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -24,6 +25,24 @@ VISITOR_TEXT = {
     VisitorPolicy.TICKETLESS: "Ticketless: an unknown plate enters; the plate is the ticket",
     VisitorPolicy.ATTENDANT: "Ask the attendant at the lane",
 }
+def patterns_text(patterns: Any) -> str:
+    """NL=[A-Z0-9]{6}; DE=... as the field shows them."""
+    return "; ".join(f"{p.country}={p.regex}" for p in patterns)
+
+
+def parse_patterns(text: str) -> dict[str, str]:
+    """The field back to {country: regex}; ValueError names an item without '='."""
+    out: dict[str, str] = {}
+    for item in (part.strip() for part in text.split(";")):
+        if not item:
+            continue
+        country, sep, regex = item.partition("=")
+        if not sep or not country.strip() or not regex.strip():
+            raise ValueError(f"plate pattern {item!r}: write it as COUNTRY=regular expression")
+        out[country.strip().upper()] = regex.strip()
+    return out
+
+
 PASSBACK_TEXT = {
     AntiPassback.HARD: "Hard: a second entry (or exit without entry) is refused",
     AntiPassback.SOFT: "Soft: allowed, and recorded as a violation",
@@ -57,6 +76,12 @@ class AccessSettingsPage(QWidget):
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(12)
             combo.setToolTip("\n".join(combo.itemText(i) for i in range(combo.count())))
+        self.patterns_edit = QLineEdit(self)
+        self.patterns_edit.setObjectName("platePatterns")
+        self.patterns_edit.setToolTip(
+            "Country formats of normalized plates (letters and digits only), as regular "
+            "expressions: COUNTRY=regex; ... A plate that fits none is flagged (imports "
+            "warn). Empty: the built-in ones.")
         self.save_button = QPushButton("Save settings", self)
         self.save_button.setObjectName("saveAccessSettings")
         self.revert_button = QPushButton("Revert", self)
@@ -71,6 +96,7 @@ class AccessSettingsPage(QWidget):
         form.addRow(self.permit_check)
         form.addRow("Visitors:", self.visitor_combo)
         form.addRow("Anti-passback:", self.passback_combo)
+        form.addRow("Plate formats:", self.patterns_edit)
         buttons = QHBoxLayout()
         buttons.addWidget(self.save_button)
         buttons.addWidget(self.revert_button)
@@ -92,6 +118,7 @@ class AccessSettingsPage(QWidget):
         self.permit_check.toggled.connect(self._edited)
         self.visitor_combo.currentIndexChanged.connect(self._edited)
         self.passback_combo.currentIndexChanged.connect(self._edited)
+        self.patterns_edit.textChanged.connect(self._edited)
         self.save_button.clicked.connect(self.save)
         self.revert_button.clicked.connect(self.revert)
         bridge.accessChanged.connect(self.refresh)
@@ -102,10 +129,12 @@ class AccessSettingsPage(QWidget):
         policy = self._access.policy
         shown = {"charging_requires_permit": self.permit_check.isChecked(),
                  "visitor_policy": self.visitor_combo.currentData(),
-                 "anti_passback": self.passback_combo.currentData()}
+                 "anti_passback": self.passback_combo.currentData(),
+                 "plate_patterns": self.patterns_edit.text().strip()}
         stored = {"charging_requires_permit": policy.charging_requires_permit,
                   "visitor_policy": policy.visitor_policy.value,
-                  "anti_passback": policy.anti_passback.value}
+                  "anti_passback": policy.anti_passback.value,
+                  "plate_patterns": patterns_text(policy.plate_patterns)}
         return {k: v for k, v in shown.items() if stored[k] != v}
 
     def _edited(self, *_args: Any) -> None:
@@ -123,14 +152,17 @@ class AccessSettingsPage(QWidget):
 
     def revert(self) -> None:
         policy = self._access.policy
-        for w in (self.permit_check, self.visitor_combo, self.passback_combo):
+        for w in (self.permit_check, self.visitor_combo, self.passback_combo,
+                  self.patterns_edit):
             w.blockSignals(True)
+        self.patterns_edit.setText(patterns_text(policy.plate_patterns))
         self.permit_check.setChecked(policy.charging_requires_permit)
         self.visitor_combo.setCurrentIndex(
             self.visitor_combo.findData(policy.visitor_policy.value))
         self.passback_combo.setCurrentIndex(
             self.passback_combo.findData(policy.anti_passback.value))
-        for w in (self.permit_check, self.visitor_combo, self.passback_combo):
+        for w in (self.permit_check, self.visitor_combo, self.passback_combo,
+                  self.patterns_edit):
             w.blockSignals(False)
         self._edited()
         self._show_reasons()
@@ -148,6 +180,12 @@ class AccessSettingsPage(QWidget):
         changes = self.edited()
         if not changes:
             return
+        if "plate_patterns" in changes:
+            try:
+                changes["plate_patterns"] = parse_patterns(changes["plate_patterns"])
+            except ValueError as exc:
+                self.status.say(str(exc), ok=False)
+                return
         self.save_button.setEnabled(False)
         self.status.pending("Saving…")
 
