@@ -117,11 +117,16 @@ class ChargerNotice(Event):
 # ---- Access and lanes -------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class PlateRead(Event):
-    """A plate recognised by a camera (lane or bay). `plate` is as read, not normalized."""
+    """A plate recognised by a camera (lane or bay). `plate` is as read, not normalized.
+    From the read pipeline (app.services.reads) also: where it came from, the evidence
+    snapshot (a JPEG path under the data folder) and its plate_reads row."""
 
     camera_id: str
     plate: str
     confidence: float = 1.0
+    source: str = ""  # isapi | itsapi | webhook | recognizer | sim | attendant
+    snapshot: str = ""
+    read_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,3 +184,40 @@ class GatePromptChanged(Event):
     pending: bool
     outcome: str = ""
     since: datetime | None = None
+
+
+# ---- Cameras and binding ----------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class BayOccupancyChanged(Event):
+    """A bay's camera (or occupancy input) sees a vehicle arrive (plate may be "") or leave."""
+
+    bay_id: str
+    occupied: bool
+    plate: str = ""
+    camera_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BindingChanged(Event):
+    """plate <-> bay <-> charger <-> connector <-> transaction made, changed or ended."""
+
+    binding_id: int
+    bay_id: str
+    charger_id: str
+    connector_id: int
+    plate: str
+    transaction_id: int | None
+    method: str  # bay_anpr | credential | attendant
+    confidence: float
+    active: bool  # False: ended (session over, rebind, unbind)
+
+
+@dataclass(frozen=True, slots=True)
+class BindingIssueChanged(Event):
+    """The attendant's binding queue: an issue raised (open) or resolved."""
+
+    issue_id: int
+    kind: str  # conflict | no_plate | wrong_bay | ice
+    bay_id: str
+    detail: str
+    open: bool

@@ -44,10 +44,16 @@ class ChargerConfig:
 
 @dataclass(frozen=True, slots=True)
 class Camera:
+    """`source`: rtsp://…, http(s)://… (MJPEG stream, or a snapshot URL with
+    settings["mode"] = "snapshot"), usb:N / /dev/videoN, a video file path, or sim:….
+    `settings`: rtsp_transport (tcp|udp), username/password, roi [x, y, w, h] (0..1 of the
+    frame), country, recognizer (on|off), fps, push_token (ANPR push receivers)."""
+
     id: str
     name: str
     role: CameraRole
     source: str = "sim:"
+    settings: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,7 +52,8 @@ def site_from_dict(doc: dict[str, Any]) -> Site:
             cameras=tuple(
                 Camera(id=str(_req(c, "id", "camera")), name=str(c.get("name", c["id"])),
                        role=CameraRole(str(c.get("role", "lane"))),
-                       source=str(c.get("source", "sim:")))
+                       source=str(c.get("source", "sim:")),
+                       settings=dict(c.get("settings") or {}))
                 for c in doc.get("cameras", [])
             ),
             barriers=tuple(
@@ -107,7 +108,8 @@ def site_to_dict(site: Site) -> dict[str, Any]:
             for c in site.chargers
         ],
         "cameras": [
-            {"id": c.id, "name": c.name, "role": str(c.role), "source": c.source}
+            {"id": c.id, "name": c.name, "role": str(c.role), "source": c.source,
+             "settings": dict(c.settings)}
             for c in site.cameras
         ],
         "barriers": [

@@ -40,7 +40,7 @@ def load_site(conn: Connection) -> Site | None:
             )
         ),
         cameras=tuple(
-            Camera(r.id, r.name, CameraRole(r.role), r.source)
+            Camera(r.id, r.name, CameraRole(r.role), r.source, dict(r.settings or {}))
             for r in conn.execute(select(t.cameras).order_by(t.cameras.c.id))
         ),
         barriers=tuple(
@@ -70,7 +70,8 @@ def save_site(conn: Connection, site: Site) -> None:
             {"id": z.id, "name": z.name, "capacity": z.capacity} for z in site.zones])
     if site.cameras:
         conn.execute(insert(t.cameras), [
-            {"id": c.id, "name": c.name, "role": str(c.role), "source": c.source}
+            {"id": c.id, "name": c.name, "role": str(c.role), "source": c.source,
+             "settings": dict(c.settings)}
             for c in site.cameras])
     if site.barriers:
         conn.execute(insert(t.barriers), [

@@ -95,6 +95,7 @@ cameras = Table(
     Column("name", String(200), nullable=False),
     Column("role", String(16), nullable=False),
     Column("source", Text, nullable=False, default=""),
+    Column("settings", JSON, nullable=False, default=dict),  # 0005
 )
 
 barriers = Table(
@@ -338,4 +339,59 @@ local_list_state = Table(
     Column("version", Integer, nullable=False, default=0),
     Column("synced_at", UtcDateTime),
     Column("entries", Integer, nullable=False, default=0),
+)
+
+
+# ---- Cameras and binding (0005): plate reads with evidence, bindings, the attendant queue -
+plate_reads = Table(
+    "plate_reads", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("camera_id", String(64), nullable=False),
+    Column("plate", String(32), nullable=False),  # normalized
+    Column("raw", String(64), nullable=False, default=""),  # as read
+    Column("confidence", Float, nullable=False, default=0.0),
+    Column("source", String(32), nullable=False, default=""),  # isapi | itsapi | webhook |
+    # recognizer | sim | attendant
+    Column("snapshot", Text, nullable=False, default=""),  # JPEG path under the data folder
+    Column("merged", Integer, nullable=False, default=1),  # reads of one passage merged
+    Index("ix_plate_reads_at", "at"),
+    Index("ix_plate_reads_plate", "plate"),
+)
+
+bindings = Table(
+    "bindings", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("plate", String(32), nullable=False, default=""),
+    Column("bay_id", String(64), nullable=False),
+    Column("charger_id", String(128), nullable=False),
+    Column("connector_id", Integer, nullable=False),
+    Column("transaction_id", Integer),
+    Column("parking_session_id", Integer),
+    Column("method", String(16), nullable=False),  # bay_anpr | credential | attendant
+    Column("confidence", Float, nullable=False, default=0.0),
+    Column("read_id", Integer),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime),
+    Column("ended_by", String(32), nullable=False, default=""),  # session_end | rebind | unbind
+    Column("actor", String(128), nullable=False, default=""),
+    Index("ix_bindings_tx", "transaction_id"),
+    Index("ix_bindings_plate", "plate"),
+)
+
+binding_issues = Table(
+    "binding_issues", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # conflict | no_plate | wrong_bay | ice
+    Column("bay_id", String(64), nullable=False, default=""),
+    Column("charger_id", String(128), nullable=False, default=""),
+    Column("connector_id", Integer),
+    Column("transaction_id", Integer),
+    Column("plates", JSON, nullable=False, default=list),
+    Column("detail", String(200), nullable=False, default=""),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("resolved_at", UtcDateTime),
+    Column("resolved_by", String(128), nullable=False, default=""),
+    Column("resolution", String(200), nullable=False, default=""),
+    Index("ix_binding_issues_open", "resolved_at"),
 )
