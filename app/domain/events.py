@@ -127,6 +127,10 @@ class PlateRead(Event):
     source: str = ""  # isapi | itsapi | webhook | recognizer | sim | attendant
     snapshot: str = ""
     read_id: int | None = None
+    # Where in the frame (x, y, w, h pixels) and the frame's (w, h): a camera that covers
+    # several bays tells them apart by position.
+    box: tuple[int, int, int, int] | None = None
+    frame_size: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
