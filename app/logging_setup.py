@@ -48,6 +48,17 @@ def flush() -> None:
 
 atexit.register(flush)
 
+
+def unconfigure() -> None:
+    """Take our handlers off the root logger and stop the writer (tests that run the CLI
+    in-process; an embedding host): nothing is left writing to a stream that closes."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, _MARK, False):
+            root.removeHandler(handler)
+            handler.close()
+    flush()
+
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
@@ -62,13 +73,7 @@ def configure(
     """
     global _listener
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, _MARK, False):
-            root.removeHandler(handler)
-            handler.close()
-    if _listener is not None:
-        _listener.stop()
-        _listener = None
+    unconfigure()
     root.setLevel(level.upper())
     fmt: logging.Formatter = JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT)
     handlers: list[logging.Handler] = []

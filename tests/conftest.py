@@ -15,6 +15,16 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 @pytest.fixture(autouse=True)
+def _no_leftover_log_handlers():
+    """A test that runs the CLI in-process installs the app's log handlers; take them off
+    afterwards, or their writer thread writes into the next tests' closed capture."""
+    yield
+    from app.logging_setup import unconfigure
+
+    unconfigure()
+
+
+@pytest.fixture(autouse=True)
 def _fail_on_error_log(request, caplog):
     caplog.set_level(logging.DEBUG)
     yield
