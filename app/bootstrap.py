@@ -11,10 +11,13 @@ import ssl
 from app.adapters.db import access_repo, charger_repo, settings_repo, site_repo
 from app.adapters.db.access_store import SqlAccessStore
 from app.adapters.db.audit_repo import SqlAuditLog
+from app.adapters.db.binding_repo import SqlBindingStore
 from app.adapters.db.database import close_database, open_database
 from app.adapters.db.local_list_repo import SqlLocalListStore
 from app.adapters.db.parking_repo import SqlParkingStore
+from app.adapters.db.read_repo import SqlReadStore
 from app.adapters.db.transaction_repo import SqlTransactionStore
+from app.adapters.evidence import EvidenceStore
 from app.adapters.ocpp.frame_log import FrameLog
 from app.adapters.ocpp.gateway import OcppGateway
 from app.adapters.ocpp.server import OcppServer
@@ -24,6 +27,7 @@ from app.domain.site import Site
 from app.domain.site_io import site_from_dict
 from app.domain.timeutil import utc_now
 from app.services.access import AccessService
+from app.services.binding import BindingService
 from app.services.bus import EventBus
 from app.services.charging import ChargingService, UnknownChargerPolicy
 from app.services.commands import CommandService
@@ -31,6 +35,7 @@ from app.services.event_log import EventLogger
 from app.services.gate import GateService
 from app.services.lanes import LaneService
 from app.services.local_lists import LocalListSync
+from app.services.reads import ReadService
 from app.services.transactions import TransactionService
 
 log = logging.getLogger(__name__)
@@ -180,16 +185,30 @@ async def build_core(settings: Settings) -> Core:
     core.gate = GateService(site, access, SqlParkingStore(writer), core.barriers, core.lanes,
                             bus, utc_now, audit)
     core.add_part("gate", core.gate.start, core.gate.stop)
+    # Every plate read (camera pushes, the recognizer, the simulator) goes through one
+    # pipeline: merged, evidence saved, stored, then published. Stops before the gate.
+    core.reads = ReadService(bus, SqlReadStore(writer), EvidenceStore(settings.data_dir),
+                             utc_now, min_confidence=core.gate.min_confidence,
+                             retention_days=settings.evidence_retention_days)
+    core.add_part("reads", core.reads.start, core.reads.stop)
+    # Plate <-> bay <-> charger <-> connector <-> transaction, and the attendant's queue.
+    core.binding = BindingService(site, bus, utc_now, SqlBindingStore(writer), transactions,
+                                  access, core.gate, audit)
+    core.add_part("binding", core.binding.start, core.binding.stop)
+    if settings.anpr_push_port is not None:
+        from app.adapters.camera.push_server import PushServer
+
+        core.push_server = PushServer(core.reads.submit, site, settings.resolved_ocpp_host,
+                                      settings.anpr_push_port)
+        core.add_part("anpr-push", core.push_server.start, core.push_server.stop)
     _add_simulators(core, settings, site, server)
     return core
 
 
 def _add_simulators(core: Core, settings: Settings, site: Site, server: OcppServer) -> None:
     """Demo mode: the whole simulated site. Otherwise only devices configured as 'sim'."""
-    import asyncio
 
     from app.sim.barrier import SimBarrier
-    from app.sim.camera import SimCamera
     from app.sim.site import SimSite
 
     if settings.run_simulated_chargers:
@@ -200,7 +219,8 @@ def _add_simulators(core: Core, settings: Settings, site: Site, server: OcppServ
 
             sim = SimSite(site, f"ws://127.0.0.1:{server.port}/ocpp", core.bus.publish,
                           speed=settings.sim_speed, seed=settings.sim_seed,
-                          fps=settings.camera_fps, vehicles=DemoDriverPool())
+                          fps=settings.camera_fps, vehicles=DemoDriverPool(),
+                          submit=core.reads.submit)
             holder["sim"] = sim
             core.barriers.update(sim.barriers)
             core.cameras.update(sim.cameras)
@@ -217,9 +237,7 @@ def _add_simulators(core: Core, settings: Settings, site: Site, server: OcppServ
         if barrier.driver == "sim":
             core.barriers[barrier.id] = SimBarrier(barrier, core.bus.publish, utc_now)
     _add_barrier_drivers(core, site)
-    for camera in site.cameras:
-        if camera.source.startswith("sim:"):
-            core.cameras[camera.id] = SimCamera(camera, fps=settings.camera_fps)
+    _add_cameras(core, site, settings)
 
     async def start_devices() -> None:
         for cam in core.cameras.values():
@@ -256,3 +274,28 @@ def _add_barrier_drivers(core: Core, site: Site) -> None:
         except ValueError as exc:
             log.warning("barrier %s not driven: %s", barrier.id, exc,
                         extra={"event": "barrier_config_error", "barrier_id": barrier.id})
+
+
+# --- Cameras: simulated, or real feeds (RTSP, MJPEG, snapshot, USB, files) ---------------
+def _add_cameras(core: Core, site: Site, settings: Settings) -> None:
+    """One feed per camera; each runs its own capture thread once the devices start. A
+    camera whose source cannot be read as configured is left out with a warning."""
+    from app.sim.camera import SimCamera
+
+    real = [c for c in site.cameras if not c.source.startswith("sim:")]
+    if real:
+        from app.adapters.camera.capture import CameraFeed
+        from app.adapters.camera.sources import quiet_native_logs
+
+        quiet_native_logs()  # once, before the first open: no FFMPEG line per failed open
+    loop = asyncio.get_running_loop()
+    for camera in site.cameras:
+        if camera.source.startswith("sim:"):
+            core.cameras[camera.id] = SimCamera(camera, fps=settings.camera_fps)
+            continue
+        try:
+            core.cameras[camera.id] = CameraFeed(camera, core.bus.publish, loop=loop)
+        except ValueError as exc:  # a source string the feed cannot read
+            log.warning("camera %s not started: %s", camera.id, exc,
+                        extra={"event": "camera_config_error", "camera_id": camera.id})
+

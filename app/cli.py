@@ -53,6 +53,9 @@ def _common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
                         help="how long raw OCPP frame logs are kept (default 14)")
     parser.add_argument("--heartbeat-interval", type=int, default=d, metavar="SECONDS",
                         help="heartbeat interval given to chargers at boot (default 60)")
+    parser.add_argument("--anpr-port", type=int, default=d, metavar="PORT",
+                        help="port of the ANPR push receiver (default 8088; 0 picks a free "
+                        "one; -1 turns it off)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,6 +93,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         s.log_level = args.log_level
     if args.sim_speed:
         s.sim_speed = args.sim_speed
+    anpr_port = getattr(args, "anpr_port", None)
+    if anpr_port is not None:
+        s.anpr_push_port = None if anpr_port < 0 else anpr_port
     for option, attr in (("unknown_chargers", "unknown_charger_policy"),
                          ("auth_mode", "auth_mode"), ("security_profile", "security_profile"),
                          ("tls_cert", "tls_cert"), ("tls_key", "tls_key"),

@@ -59,6 +59,10 @@ class Settings:
     # A seed makes a demo replayable (the same cars at the same bays); None: random.
     sim_seed: int | None = None
     camera_fps: float = 15.0
+    # ANPR push receiver (app.adapters.camera.push_server): 0 picks a free port, None = off.
+    anpr_push_port: int | None = 8088
+    # Plate-read evidence (JPEG snapshots under <data>/evidence) is deleted after this.
+    evidence_retention_days: float = 90.0
     # Attributes given on the command line: stored site settings do not override them.
     explicit: frozenset[str] = frozenset()
 

@@ -45,6 +45,12 @@ class Core:
     lanes: Any = None
     # Reads at the lanes, parking sessions, anti-passback, occupancy (app.services.gate).
     gate: Any = None
+    # Plate reads pipeline (app.services.reads) and the camera-side ANPR push receiver.
+    reads: Any = None
+    # Plate <-> bay <-> charger <-> transaction bindings and the binding queue
+    # (app.services.binding).
+    binding: Any = None
+    push_server: Any = None
     version: str = __version__
     _started: list[str] = field(default_factory=list)
 

@@ -225,3 +225,7 @@ class BindingIssueChanged(Event):
     bay_id: str
     detail: str
     open: bool
+    # What enforcement (ICE) and the attendant need without asking the service.
+    plates: tuple[str, ...] = ()
+    charger_id: str = ""
+    transaction_id: int | None = None

@@ -90,10 +90,14 @@ class SimTraffic:
         first_arrival_s: tuple[float, float] = (2.0, 8.0),
         entry_wait_s: float = 20.0,
         exit_wait_s: float = 60.0,
+        submit: Callable[..., None] | None = None,
     ) -> None:
         self._cameras = cameras
         self._barriers = barriers
         self._publish = publish
+        # The read pipeline (ReadService.submit): reads then get evidence and a row. Public:
+        # the core sets it after SimSite built this. None: PlateReads go on `publish`.
+        self.submit = submit
         self._clock = clock
         self._speed = max(float(speed), 1e-6)
         # Its own stream: the fleet draws from random.Random(seed) too.
@@ -210,8 +214,15 @@ class SimTraffic:
         for _ in range(self._rng.randint(*self.reads)):
             confidence = (self._rng.uniform(0.3, 0.55) if passage.low
                           else self._rng.uniform(0.72, 0.99))
-            self._publish(PlateRead(at=self._clock(), camera_id=lane.camera_id,
-                                    plate=passage.shown, confidence=round(confidence, 2)))
+            if self.submit is not None:
+                camera = self._cameras.get(lane.camera_id)
+                latest = camera.latest() if hasattr(camera, "latest") else None
+                self.submit(lane.camera_id, passage.shown, round(confidence, 2), source="sim",
+                            at=self._clock(), image=latest[0] if latest else None)
+            else:
+                self._publish(PlateRead(at=self._clock(), camera_id=lane.camera_id,
+                                        plate=passage.shown, confidence=round(confidence, 2),
+                                        source="sim"))
             await asyncio.sleep(self._rng.uniform(*self.read_gap_s))
             if opened():
                 return True

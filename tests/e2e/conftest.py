@@ -27,7 +27,7 @@ class Proc:
         env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", **(env_extra or {})}
         self.popen = subprocess.Popen(
             [*gatehouse_cmd(), *args, "--json-logging", "--data-dir", str(tmp / "data"),
-             "--log-dir", str(tmp / "logs"), "--ocpp-port", "0"],
+             "--log-dir", str(tmp / "logs"), "--ocpp-port", "0", "--anpr-port", "0"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         )
         self.records: list[dict] = []

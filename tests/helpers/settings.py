@@ -12,5 +12,5 @@ from app.config import Settings
 def loopback_settings(data_dir: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {"demo": True, "data_dir": data_dir, "ocpp_host": "127.0.0.1",
                               "ocpp_port": 0, "log_dir": None, "simulate_chargers": False,
-                              "heartbeat_interval_s": 30}
+                              "heartbeat_interval_s": 30, "anpr_push_port": None}
     return Settings(**{**values, **overrides})
