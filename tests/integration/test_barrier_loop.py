@@ -51,7 +51,8 @@ async def test_a_lost_module_is_a_fault_and_its_return_a_recovery():
         await wait_for(lambda: barrier.vehicle_present is False)
         await server.shutdown()
         await wait_for(lambda: barrier.state == "fault", 5)
-        assert "cannot connect" in barrier.detail
+        # Refused at the next connect, or the read in flight when it went gets no answer.
+        assert "cannot connect" in barrier.detail or "No response" in barrier.detail
         server = await start_server(port)  # the module is back, on the same address
         await wait_for(lambda: barrier.state == "closed", 8)
         states = [e.state for e in events if isinstance(e, BarrierStateChanged)]

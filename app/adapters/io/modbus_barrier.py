@@ -27,6 +27,10 @@ from app.domain.site import Barrier
 
 log = logging.getLogger(__name__)
 
+# pymodbus logs every unanswered request at ERROR, once per poll while a module is away;
+# the driver says it once, on the transition to fault (and once on recovery).
+logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+
 # pymodbus 3.10 renamed `slave=` to `device_id=`; take whichever the installed one has.
 _UNIT_KW = ("device_id" if "device_id" in inspect.signature(
     AsyncModbusTcpClient.write_coil).parameters else "slave")
