@@ -25,6 +25,7 @@ from app.domain.events import (
     HeartbeatReceived,
     MeterUpdated,
     ParkingSessionChanged,
+    PlateRead,
     TransactionEnded,
     TransactionStarted,
     VehiclePresenceChanged,
@@ -50,6 +51,7 @@ class CoreBridge(QObject):
     accessDecided = Signal(object)  # AccessDecided: one credential decision at a gate/charger
     # The lanes: GatePromptChanged, ParkingSessionChanged (occupancy), VehiclePresenceChanged.
     gateEvent = Signal(object)
+    plateRead = Signal(object)  # PlateRead: a plate read at a camera (lane or bay)
     # Every event, for logs and lists. Shadows QObject.event() by name: PySide6 only
     # dispatches virtuals to Python methods, so Qt's own event handling is untouched.
     event = Signal(object)
@@ -84,4 +86,6 @@ class CoreBridge(QObject):
             self.accessDecided.emit(ev)
         elif isinstance(ev, GatePromptChanged | ParkingSessionChanged | VehiclePresenceChanged):
             self.gateEvent.emit(ev)
+        elif isinstance(ev, PlateRead):
+            self.plateRead.emit(ev)
         self.event.emit(ev)

@@ -27,6 +27,8 @@ from ui.theme import app_icon, icon
 from ui.views.access_actions import make_table
 from ui.views.access_view import AccessView
 from ui.views.bay_map import BayMapView, LegendBar
+from ui.views.binding_queue import BindingQueueView
+from ui.views.camera_wall import CameraWall
 from ui.views.charger_panel import ChargerPanel
 from ui.views.decisions_view import DecisionsView
 from ui.views.lane_panel import LanePanel
@@ -38,6 +40,7 @@ class MainWindow(QMainWindow):
     def __init__(self, core: Any, bridge: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._core = core
+        self._bridge = bridge
         self._closing_sent = False
         self.about_dialog: AboutDialog | None = None
         self.setObjectName("mainWindow")
@@ -55,6 +58,9 @@ class MainWindow(QMainWindow):
         has_access = getattr(core, "access", None) is not None
         self.access_view = AccessView(core, bridge, self) if has_access else None
         self.decisions_view = DecisionsView(core, bridge, self) if has_access else None
+        # The binding queue only when the core runs a BindingService.
+        self.binding_view = (BindingQueueView(core, bridge, self)
+                             if getattr(core, "binding", None) is not None else None)
         self._build_central()
         self._build_docks()
         self._build_menus()
@@ -83,14 +89,28 @@ class MainWindow(QMainWindow):
             self.demo_badge.setToolTip("Demo mode: chargers, cameras and barriers are simulated")
             head.addWidget(self.demo_badge)
 
-        self.bay_map = BayMapView(self.bay_model, self.charger_model, panel)
-        self.legend = LegendBar(panel)
+        # The middle: the live map, and the camera wall as a second tab.
+        self.center_tabs = QTabWidget(panel)
+        self.center_tabs.setObjectName("centerTabs")
+        self.center_tabs.setDocumentMode(True)
+        map_page = QWidget(self.center_tabs)
+        self.bay_map = BayMapView(self.bay_model, self.charger_model, map_page)
+        self.legend = LegendBar(map_page)
+        map_layout = QVBoxLayout(map_page)
+        map_layout.setContentsMargins(0, 0, 0, 0)
+        map_layout.setSpacing(0)
+        map_layout.addWidget(self.bay_map, 1)
+        map_layout.addWidget(self.legend)
+        self.center_tabs.addTab(map_page, "Live map")
+        self.camera_wall = CameraWall(self._core, self._bridge, self.center_tabs)
+        self.center_tabs.addTab(self.camera_wall, "Cameras")
+        self.center_tabs.currentChanged.connect(
+            lambda i: subtitle.setText("Live bay map" if i == 0 else "Live cameras"))
         layout = QVBoxLayout(panel)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(head)
-        layout.addWidget(self.bay_map, 1)
-        layout.addWidget(self.legend)
+        layout.addWidget(self.center_tabs, 1)
         self.setCentralWidget(panel)
 
     def _build_docks(self) -> None:
@@ -112,6 +132,14 @@ class MainWindow(QMainWindow):
             self.tabifyDockWidget(self.lane_dock, self.access_dock)
             self.tabifyDockWidget(self.access_dock, self.decisions_dock)
             last = self.decisions_dock
+        self.binding_dock = None
+        if self.binding_view is not None:
+            self.binding_dock = self._dock("Binding", self.binding_view)
+            self.tabifyDockWidget(last, self.binding_dock)
+            last = self.binding_dock
+            self.binding_view.countChanged.connect(self._binding_count)
+            self.binding_view.showCamera.connect(self.show_cameras)
+            self._binding_count(len(self.binding_view.model.issues))
         self.tabifyDockWidget(last, self.charger_panel_dock)
         self.charger_panel_dock.hide()
         self.setTabPosition(Qt.DockWidgetArea.RightDockWidgetArea, QTabWidget.TabPosition.North)
@@ -184,6 +212,17 @@ class MainWindow(QMainWindow):
         self.charger_panel_dock.show()
         self.charger_panel_dock.raise_()
         return self.charger_panel
+
+    def _binding_count(self, n: int) -> None:
+        if self.binding_dock is not None:
+            self.binding_dock.setWindowTitle(f"Binding ({n})" if n else "Binding")
+
+    def show_cameras(self, camera_id: str = "") -> CameraWall:
+        """Bring the Cameras tab forward; with a camera id, that camera enlarged."""
+        self.center_tabs.setCurrentWidget(self.camera_wall)
+        if camera_id:
+            self.camera_wall.enlarge(camera_id)
+        return self.camera_wall
 
     def show_access(self, page: str = "accounts") -> None:
         """Bring the Access tab (or, with page="decisions", the Decisions tab) forward."""
