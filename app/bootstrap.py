@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import ssl
+from collections.abc import Callable
+from typing import Any
 
 from app.adapters.db import access_repo, charger_repo, settings_repo, site_repo
 from app.adapters.db.access_store import SqlAccessStore
@@ -23,12 +26,13 @@ from app.adapters.ocpp.gateway import OcppGateway
 from app.adapters.ocpp.server import OcppServer
 from app.config import Settings
 from app.core import Core
-from app.domain.site import Site
+from app.domain.site import Camera, Site
 from app.domain.site_io import site_from_dict
 from app.domain.timeutil import utc_now
 from app.services.access import AccessService
 from app.services.binding import BindingService
 from app.services.bus import EventBus
+from app.services.cameras import CameraService
 from app.services.charging import ChargingService, UnknownChargerPolicy
 from app.services.commands import CommandService
 from app.services.event_log import EventLogger
@@ -202,6 +206,7 @@ async def build_core(settings: Settings) -> Core:
                                       settings.anpr_push_port)
         core.add_part("anpr-push", core.push_server.start, core.push_server.stop)
     _add_simulators(core, settings, site, server)
+    _add_camera_service(core, writer, _feed_factory(core, settings))
     return core
 
 
@@ -237,7 +242,7 @@ def _add_simulators(core: Core, settings: Settings, site: Site, server: OcppServ
         if barrier.driver == "sim":
             core.barriers[barrier.id] = SimBarrier(barrier, core.bus.publish, utc_now)
     _add_barrier_drivers(core, site)
-    _add_cameras(core, site, settings)
+    _add_cameras(core, site, _feed_factory(core, settings))
 
     async def start_devices() -> None:
         for cam in core.cameras.values():
@@ -277,25 +282,48 @@ def _add_barrier_drivers(core: Core, site: Site) -> None:
 
 
 # --- Cameras: simulated, or real feeds (RTSP, MJPEG, snapshot, USB, files) ---------------
-def _add_cameras(core: Core, site: Site, settings: Settings) -> None:
-    """One feed per camera; each runs its own capture thread once the devices start. A
-    camera whose source cannot be read as configured is left out with a warning."""
+def _feed_factory(core: Core, settings: Settings) -> Callable[[Camera], Any]:
+    """A feed for a camera: simulated for "sim:" sources, else a capture thread."""
     from app.sim.camera import SimCamera
 
-    real = [c for c in site.cameras if not c.source.startswith("sim:")]
-    if real:
+    loop = asyncio.get_running_loop()
+    quieted: list[bool] = []
+
+    def make_feed(camera: Camera) -> Any:
+        if camera.source.startswith("sim:"):
+            return SimCamera(camera, fps=settings.camera_fps)
         from app.adapters.camera.capture import CameraFeed
         from app.adapters.camera.sources import quiet_native_logs
 
-        quiet_native_logs()  # once, before the first open: no FFMPEG line per failed open
-    loop = asyncio.get_running_loop()
+        if not quieted:  # once, before the first open: no FFMPEG line per failed open
+            quiet_native_logs()
+            quieted.append(True)
+        return CameraFeed(camera, core.bus.publish, loop=loop)
+
+    return make_feed
+
+
+def _add_cameras(core: Core, site: Site, make_feed: Callable[[Camera], Any]) -> None:
+    """One feed per camera; each runs its own capture thread once the devices start. A
+    camera whose source cannot be read as configured is left out with a warning."""
     for camera in site.cameras:
-        if camera.source.startswith("sim:"):
-            core.cameras[camera.id] = SimCamera(camera, fps=settings.camera_fps)
-            continue
         try:
-            core.cameras[camera.id] = CameraFeed(camera, core.bus.publish, loop=loop)
+            core.cameras[camera.id] = make_feed(camera)
         except ValueError as exc:  # a source string the feed cannot read
             log.warning("camera %s not started: %s", camera.id, exc,
                         extra={"event": "camera_config_error", "camera_id": camera.id})
 
+
+def _add_camera_service(core: Core, writer: Any, make_feed: Callable[[Camera], Any]) -> None:
+    """Camera settings from the console (Test, Save): Core.probe_camera / save_camera."""
+    from app.adapters.camera.capture import probe
+
+    async def save(camera: Camera) -> None:
+        await writer.run(lambda conn: site_repo.save_camera(conn, camera))
+
+    def saved(camera: Camera) -> None:
+        core.site = dataclasses.replace(core.site, cameras=tuple(
+            camera if c.id == camera.id else c for c in core.site.cameras))
+
+    core.camera_service = CameraService(core.cameras, save=save, make_feed=make_feed,
+                                        probe=probe, audit=core.audit, on_saved=saved)

@@ -50,6 +50,8 @@ class Core:
     # Plate <-> bay <-> charger <-> transaction bindings and the binding queue
     # (app.services.binding).
     binding: Any = None
+    # Camera settings from the console (app.services.cameras.CameraService).
+    camera_service: Any = None
     push_server: Any = None
     version: str = __version__
     _started: list[str] = field(default_factory=list)
@@ -71,6 +73,14 @@ class Core:
         if charger_id not in self.ocpp_server.connected_ids():
             return None
         return await self.commands.trigger_message(actor, charger_id, "BootNotification")
+
+    async def probe_camera(self, source: str, settings: dict, timeout_s: float = 5.0) -> Any:
+        """Open a camera source once and grab a frame (the settings dialog's Test)."""
+        return await self.camera_service.probe(source, settings, timeout_s)
+
+    async def save_camera(self, actor: str, camera: Any) -> Any:
+        """Store a camera's settings (audited) and restart its feed."""
+        return await self.camera_service.save(actor, camera)
 
     async def start(self) -> None:
         for name, start, _ in self._parts:

@@ -51,3 +51,43 @@ async def test_real_cameras_are_fed_by_the_core(tmp_path, caplog):
         assert not gone.health().online and "not found" in gone.health().detail
     finally:
         await core.stop()
+
+
+async def test_saving_a_camera_stores_it_audits_and_restarts_its_feed(tmp_path):
+    from sqlalchemy import select
+
+    from app.adapters.db import site_repo
+    from app.adapters.db import tables as t
+    from app.adapters.db.database import database
+
+    clip = tmp_path / "exit.avi"
+    _clip(clip)
+    settings = loopback_settings(tmp_path)
+    core = await build_core(settings)
+    await core.start()
+    try:
+        old = core.cameras["CAM-EXIT"]
+        probe = await core.probe_camera(str(clip), {})
+        assert probe.ok and (probe.width, probe.height) == (320, 240)
+        exit_cam = next(c for c in core.site.cameras if c.id == "CAM-EXIT")
+        changed = dataclasses.replace(exit_cam, source=str(clip),
+                                      settings={"username": "cam", "password": "s3cret"})
+        await core.save_camera("installer", changed)
+        feed = core.cameras["CAM-EXIT"]
+        assert feed is not old and feed.camera.source == str(clip)
+        await wait_for(lambda: feed.latest() is not None, within=10)
+        # A simulated camera renamed keeps its running feed (the simulator draws on it).
+        sim = core.cameras["CAM-ENTRY"]
+        entry = next(c for c in core.site.cameras if c.id == "CAM-ENTRY")
+        await core.save_camera("installer", dataclasses.replace(entry, name="Entry A cam"))
+        assert core.cameras["CAM-ENTRY"] is sim and sim.camera.name == "Entry A cam"
+        assert next(c for c in core.site.cameras if c.id == "CAM-ENTRY").name == "Entry A cam"
+    finally:
+        await core.stop()
+    async with database(settings.resolved_db_url) as writer:
+        site = await writer.run(site_repo.load_site)
+        audit = await writer.run(lambda c: c.execute(
+            select(t.audit_log).where(t.audit_log.c.action == "camera_saved")).all())
+    stored = next(c for c in site.cameras if c.id == "CAM-EXIT")
+    assert stored.source == str(clip) and stored.settings["username"] == "cam"
+    assert [a.details["settings"].get("password") for a in audit] == ["***", None]

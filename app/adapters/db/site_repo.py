@@ -96,3 +96,12 @@ def save_site(conn: Connection, site: Site) -> None:
             {"id": ln.id, "name": ln.name, "zone_id": ln.zone_id, "direction": str(ln.direction),
              "camera_id": ln.camera_id, "barrier_id": ln.barrier_id}
             for ln in site.lanes])
+
+
+def save_camera(conn: Connection, camera: Camera) -> None:
+    """One camera's name, role, source and settings (insert when new)."""
+    values = {"name": camera.name, "role": str(camera.role), "source": camera.source,
+              "settings": dict(camera.settings)}
+    if conn.execute(update(t.cameras).where(t.cameras.c.id == camera.id)
+                    .values(**values)).rowcount == 0:
+        conn.execute(insert(t.cameras).values(id=camera.id, **values))
