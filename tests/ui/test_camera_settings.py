@@ -221,3 +221,34 @@ def test_describe_probe():
         (False, "✗ No picture: 401 Unauthorized")
     assert describe_probe(SimpleNamespace(ok=True, width=640, height=480, fps=0, detail="")) == \
         (True, "✓ Picture received: 640x480")
+
+
+def test_settings_saved_from_the_wall_of_a_real_core(qapp, themed, tmp_path):
+    """The wall of a real core: the dialog can save; the camera is renamed in the site and
+    on its tile, and the change is in the audit trail."""
+    from app.bootstrap import build_core
+    from tests.helpers.settings import loopback_settings
+    from ui.bridge import CoreBridge
+    from ui.views.camera_wall import CameraWall
+
+    async def scenario():
+        core = await build_core(loopback_settings(tmp_path))
+        await core.start()
+        bridge = CoreBridge(core)
+        wall = CameraWall(core, bridge)
+        try:
+            dialog = wall.open_settings("CAM-EXIT")
+            assert not dialog.save_button.isHidden()
+            dialog.name_edit.setText("Exit A camera")
+            dialog.save_button.click()
+            await wait_for(lambda: dialog.saved_camera is not None, within=5)
+            await wait_for(lambda: wall.tiles["CAM-EXIT"].name == "Exit A camera")
+            assert next(c for c in core.site.cameras if c.id == "CAM-EXIT").name == \
+                "Exit A camera"
+        finally:
+            bridge.close()
+            await core.stop()
+            wall.close()
+            wall.deleteLater()
+
+    run_on_qasync(qapp, scenario())

@@ -183,7 +183,7 @@ def test_settings_dialog_opens_from_the_enlarged_view(qtbot, wall):
     qtbot.waitUntil(dialog.isVisible, timeout=2000)
     assert dialog.name_edit.text() == "Entry lane camera"
     assert dialog.source_edit.text() == "sim:entry"
-    assert dialog.save_button.isHidden()  # the core cannot save camera settings yet
+    assert dialog.save_button.isHidden()  # this test core has no camera settings store
     assert wall.timer.isActive()  # open(), not exec(): the wall keeps running
     dialog.reject()
     qtbot.waitUntil(lambda: wall.settings_dialog is None, timeout=2000)

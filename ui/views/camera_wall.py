@@ -350,12 +350,16 @@ class CameraWall(QWidget):
 def probe_function(core: Any) -> Callable[..., Any] | None:
     """How the settings dialog tests a source: the Core's own probe when it offers one;
     None lets the dialog import the capture adapter's probe when Test is pressed."""
+    if getattr(core, "camera_service", None) is None:
+        return None
     probe = getattr(core, "probe_camera", None)
     return probe if callable(probe) else None
 
 
 def save_function(core: Any) -> Callable[..., Any] | None:
-    """`await core.save_camera(actor, camera)` when the Core has it (not yet: the lead
-    adds it), else None and the dialog cannot save."""
+    """`await core.save_camera(actor, camera)` when the Core can store cameras (a core
+    built by app.bootstrap), else None and the dialog cannot save."""
+    if getattr(core, "camera_service", None) is None:
+        return None
     save = getattr(core, "save_camera", None)
     return save if callable(save) else None
