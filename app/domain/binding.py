@@ -275,6 +275,11 @@ def best_reads(reads: Sequence[BayRead], moments: Sequence[datetime],
     return sorted(best.values(), key=lambda pair: -pair[1])
 
 
+# A read this sure outweighs unsure reads of other plates in the window (the camera's
+# misreads of the same car); two sure reads of different plates are a conflict.
+SURE_CONFIDENCE = 0.6
+
+
 def match(moments: Sequence[datetime], reads: Sequence[BayRead], *, now: datetime,
           window_s: float = DEFAULT_WINDOW_S, has_transaction: bool = True,
           account_plates: Sequence[str] | None = None, inside: Collection[str] = (),
@@ -288,6 +293,9 @@ def match(moments: Sequence[datetime], reads: Sequence[BayRead], *, now: datetim
     if not moments:
         return None
     found = best_reads(reads, moments, window_s)
+    sure = [(r, s) for r, s in found if r.confidence >= SURE_CONFIDENCE]
+    if len(found) > 1 and len(sure) == 1:
+        found = sure  # one clear read and the rest unsure: the clear one (misreads)
     if len(found) == 1:
         read, score = found[0]
         return Bind(read.plate, Method.BAY_ANPR, score, read.read_id)

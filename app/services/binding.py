@@ -43,6 +43,7 @@ from app.domain.binding import (
     DEFAULT_WINDOW_S,
     FREE_STATUSES,
     PLUG_STATUSES,
+    SURE_CONFIDENCE,
     BayLocator,
     BayRead,
     Bind,
@@ -476,6 +477,10 @@ class BindingService:
             if b.method == Method.CREDENTIAL:  # the camera confirms the card's plate
                 b.method, b.confidence, b.read_id = Method.BAY_ANPR.value, score, read.read_id
                 self._changed(b)
+            return
+        if read.confidence < SURE_CONFIDENCE:  # an unsure read does not contest a binding
+            log.debug("binding: unsure %s at %s ignored (bound to %s)", read.plate,
+                      plug.bay.id, b.plate)
             return
         if plug.issue is None or not plug.issue.open:
             plug.issue = self._raise(

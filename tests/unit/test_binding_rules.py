@@ -214,3 +214,17 @@ def test_charging_elsewhere() -> None:
 def test_ice_due_after_the_grace() -> None:
     assert not ice_due(T0, at(599), 600)
     assert ice_due(T0, at(600), 600)
+
+
+def test_one_sure_read_outweighs_unsure_misreads_of_the_same_car():
+    from datetime import UTC, datetime, timedelta
+
+    from app.domain.binding import BayRead, Bind, Raise, match
+
+    t0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    reads = [BayRead("GX512K", t0 - timedelta(seconds=5), 0.93, 1),
+             BayRead("GX5I2K", t0 - timedelta(seconds=4), 0.41, 2)]
+    bound = match([t0], reads, now=t0)
+    assert isinstance(bound, Bind) and bound.plate == "GX512K"
+    reads.append(BayRead("HN447D", t0 - timedelta(seconds=3), 0.88, 3))
+    assert isinstance(match([t0], reads, now=t0), Raise)  # two sure plates: a conflict
