@@ -15,6 +15,7 @@ from app.domain.events import (
     AccessChanged,
     AccessDecided,
     BarrierStateChanged,
+    BindingChanged,
     CameraHealthChanged,
     ChargerBooted,
     ChargerConnected,
@@ -52,6 +53,7 @@ class CoreBridge(QObject):
     # The lanes: GatePromptChanged, ParkingSessionChanged (occupancy), VehiclePresenceChanged.
     gateEvent = Signal(object)
     plateRead = Signal(object)  # PlateRead: a plate read at a camera (lane or bay)
+    bindingChanged = Signal(object)  # BindingChanged: a plate bound to / freed from a bay
     # Every event, for logs and lists. Shadows QObject.event() by name: PySide6 only
     # dispatches virtuals to Python methods, so Qt's own event handling is untouched.
     event = Signal(object)
@@ -88,4 +90,6 @@ class CoreBridge(QObject):
             self.gateEvent.emit(ev)
         elif isinstance(ev, PlateRead):
             self.plateRead.emit(ev)
+        elif isinstance(ev, BindingChanged):
+            self.bindingChanged.emit(ev)
         self.event.emit(ev)

@@ -78,3 +78,29 @@ def test_every_status_paints_without_warnings(qtbot, core, window):
             core.charging.status("CP-01", 1, status)
             assert window.bay_map.bay_item("EV-01").status is status
     assert not window.bay_map.grab().isNull()  # paints every item; Qt warnings fail the test
+
+
+def test_a_bound_plate_shows_on_the_car_and_goes_with_its_binding(qtbot, core, window):
+    from datetime import UTC, datetime
+
+    from app.domain.events import BindingChanged
+
+    bring_online(core, "CP-01", S.AVAILABLE, S.AVAILABLE)
+    core.charging.status("CP-01", 1, S.CHARGING)
+    item = window.bay_map.bay_item("EV-01")
+
+    def bound(binding_id: int, plate: str, active: bool) -> None:
+        core.bus.publish(BindingChanged(
+            at=datetime(2025, 3, 14, 9, 0, tzinfo=UTC), binding_id=binding_id, bay_id="EV-01",
+            charger_id="CP-01", connector_id=1, plate=plate, transaction_id=7,
+            method="bay_anpr", confidence=0.9, active=active))
+
+    bound(1, "GX512K", True)
+    qtbot.waitUntil(lambda: item.view.plate == "GX512K", timeout=2000)
+    assert "GX512K" in item.toolTip()
+    window.bay_map.grab()  # paints the plate without warnings
+    bound(2, "KL093T", True)  # the attendant rebinds: the new plate shows...
+    bound(1, "GX512K", False)  # ...and the old binding ending does not clear it
+    qtbot.waitUntil(lambda: item.view.plate == "KL093T", timeout=2000)
+    bound(2, "KL093T", False)
+    qtbot.waitUntil(lambda: item.view.plate == "", timeout=2000)

@@ -14,8 +14,8 @@ from ui.theme import dot, status_color, status_label
 
 
 class BayTableModel(RowTableModel):
-    COLUMNS = ("Bay", "Zone", "Charger", "Connector", "Status", "Since")
-    COL_BAY, COL_ZONE, COL_CHARGER, COL_CONNECTOR, COL_STATUS, COL_SINCE = range(6)
+    COLUMNS = ("Bay", "Zone", "Charger", "Connector", "Status", "Since", "Plate")
+    COL_BAY, COL_ZONE, COL_CHARGER, COL_CONNECTOR, COL_STATUS, COL_SINCE, COL_PLATE = range(7)
 
     def __init__(self, core: Any, bridge: Any, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -29,8 +29,15 @@ class BayTableModel(RowTableModel):
             if bay.charger_id is not None:
                 self._rows_of.setdefault(bay.charger_id, []).append(row)
                 self._row_of[(bay.charger_id, bay.connector_id or 0)] = row
+        # The plate bound to each bay (dual-ANPR binding), with its binding id.
+        self._plates: dict[str, tuple[int, str]] = {}
+        binding = getattr(core, "binding", None)
+        for b in (binding.active_bindings() if binding is not None else ()):
+            self._plates[b.bay_id] = (b.id, b.plate)
         bridge.chargerChanged.connect(self._on_charger_changed)
         bridge.connectorChanged.connect(self._on_connector_changed)
+        if hasattr(bridge, "bindingChanged"):
+            bridge.bindingChanged.connect(self._on_binding)
 
     # -- Qt model API --------------------------------------------------------------
 
@@ -89,6 +96,8 @@ class BayTableModel(RowTableModel):
             return NO_VALUE if bay.connector_id is None else str(bay.connector_id)
         if col == self.COL_STATUS:
             return status_label(status) if bay.charger_id else "No charger"
+        if col == self.COL_PLATE:
+            return self.plate(bay.id) or NO_VALUE
         return format_local(self._since(bay, state, status))
 
     def _custom(self, bay: Bay, state: ChargerState | None, status: ConnectorStatus,
@@ -107,7 +116,24 @@ class BayTableModel(RowTableModel):
             return self._since(bay, state, status)
         if role == Roles.POSITION:
             return (bay.x, bay.y)
+        if role == Roles.PLATE:
+            return self.plate(bay.id)
         return None
+
+    def plate(self, bay_id: str) -> str:
+        entry = self._plates.get(bay_id)
+        return entry[1] if entry else ""
+
+    def _on_binding(self, event: Any) -> None:
+        if event.active:
+            self._plates[event.bay_id] = (event.binding_id, event.plate)
+        elif self._plates.get(event.bay_id, (None,))[0] == event.binding_id:
+            del self._plates[event.bay_id]  # not when an older binding ends after a rebind
+        else:
+            return
+        row = next((i for i, b in enumerate(self._bays) if b.id == event.bay_id), None)
+        if row is not None:
+            self._refresh([row])
 
     def _tooltip(self, bay: Bay, state: ChargerState | None, status: ConnectorStatus) -> str:
         word = status_label(status)
@@ -128,6 +154,9 @@ class BayTableModel(RowTableModel):
         error = state.connector(bay.connector_id or 0).error_code
         if error and error != "NoError":
             lines.append(f"<span style='color:#d1242f'>Error: {escape(error)}</span>")
+        plate = self.plate(bay.id)
+        if plate:
+            lines.append(f"Car <b>{escape(plate)}</b> (bound by the bay camera or the card)")
         label = "Last seen" if status is ConnectorStatus.OFFLINE else "Since"
         lines.append(f"{label} {format_local(self._since(bay, state, status))}")
         return "<br>".join(lines)

@@ -27,6 +27,7 @@ class Roles(IntEnum):
     STATE = Qt.ItemDataRole.UserRole + 9  # "Online" / "Offline" / "Pending" / "Rejected"
     KNOWN = Qt.ItemDataRole.UserRole + 10  # bool: the charger is in the site configuration
     LAST_SEEN = Qt.ItemDataRole.UserRole + 11  # UTC datetime or None
+    PLATE = Qt.ItemDataRole.UserRole + 12  # str: the plate bound to the bay ("" none)
 
 
 def format_local(at: datetime | None, now: datetime | None = None) -> str:

@@ -192,6 +192,7 @@ class BayMapView(QGraphicsView):
             since_text="" if since == NO_VALUE else f"{word} {since}",
             error_code=idx.data(Roles.ERROR_CODE) or "",
             tooltip=idx.data(Qt.ItemDataRole.ToolTipRole) or "",
+            plate=idx.data(Roles.PLATE) or "",
         ))
         self._update_pulse()
 

@@ -70,6 +70,7 @@ class BayView:
     since_text: str = ""
     error_code: str = ""
     tooltip: str = ""
+    plate: str = ""  # the car's plate, once bound
 
 
 class BayItem(QGraphicsItem):
@@ -146,6 +147,15 @@ class BayItem(QGraphicsItem):
         p.setFont(font(13))
         p.drawText(QRectF(0, 162, BAY_W, 17), Qt.AlignmentFlag.AlignCenter, v.since_text)
 
+    def _paint_plate(self, p: QPainter, rect: QRectF) -> None:
+        """The bound plate on the car's tail: yellow, dark text, as a number plate."""
+        p.setPen(QPen(QColor("#1f2328"), 1.2))
+        p.setBrush(QColor("#ffd33d"))
+        p.drawRoundedRect(rect, 3, 3)
+        p.setPen(QColor("#1f2328"))
+        p.setFont(fitted_font(self.view.plate, rect.width() - 6, 12, bold=True))
+        p.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.view.plate)
+
     def _paint_glyph(self, p: QPainter, area: QRectF, color: QColor) -> None:
         """A car when the bay is taken, a bolt while charging, a warning when faulted."""
         c = area.center()
@@ -166,6 +176,8 @@ class BayItem(QGraphicsItem):
             back = body.height() - 16 if self.head_up else 10
             p.drawRoundedRect(QRectF(body.left() + 7, body.top() + front, 34, 14), 4, 4)
             p.drawRoundedRect(QRectF(body.left() + 9, body.top() + back, 30, 8), 3, 3)
+            if self.view.plate:
+                self._paint_plate(p, QRectF(c.x() - 44, area.bottom() - 16, 88, 16))
         if self.view.status is S.CHARGING:
             p.setPen(QPen(color.darker(150), 2))
             p.setBrush(QColor("#ffe066"))
