@@ -207,6 +207,7 @@ async def build_core(settings: Settings) -> Core:
         core.add_part("anpr-push", core.push_server.start, core.push_server.stop)
     _add_simulators(core, settings, site, server)
     _add_camera_service(core, writer, _feed_factory(core, settings))
+    _add_recognizer(core)
     return core
 
 
@@ -327,3 +328,24 @@ def _add_camera_service(core: Core, writer: Any, make_feed: Callable[[Camera], A
 
     core.camera_service = CameraService(core.cameras, save=save, make_feed=make_feed,
                                         probe=probe, audit=core.audit, on_saved=saved)
+
+
+def _add_recognizer(core: Core) -> None:
+    """The built-in plate recognizer: one worker thread reading the newest frame of each
+    camera whose settings turn it on, feeding the read pipeline. After the feeds start,
+    stopped before they stop. The models load on the first frame, not here."""
+    from app.adapters.camera.recognizer import Recognizer
+    from app.services.recognition import RecognitionWorker
+
+    worker = RecognitionWorker(lambda: list(core.cameras.values()), core.reads.submit,
+                               make_reader=lambda country: Recognizer(country))
+    core.recognition = worker
+
+    async def start() -> None:
+        worker.start()
+
+    async def stop() -> None:
+        await asyncio.to_thread(worker.stop)  # joins the thread: not on the loop
+
+    core.add_part("recognizer", start, stop)
+

@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from app import __version__, cli_access, cli_chargers, cli_users
+from app import __version__, cli_access, cli_anpr, cli_chargers, cli_users
 from app.config import DEFAULT_OCPP_PORT, Settings
 from app.logging_setup import configure
 
@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop by itself after SECONDS (tests, demos)")
     cli_chargers.add_parsers(sub, _common)  # chargers, export transactions
     cli_users.add_parsers(sub, _common)  # user add|list, import site
+    cli_anpr.add_parsers(sub, _common)  # anpr read
     return parser
 
 
@@ -157,6 +158,8 @@ def run_command(args: argparse.Namespace) -> int:
         return cli_chargers.run(args, settings)
     if args.command in ("user", "import"):
         return cli_users.run(args, settings)
+    if args.command == "anpr":
+        return cli_anpr.run(args, settings)
     raise SystemExit(f"unknown command {args.command!r}")
 
 

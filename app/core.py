@@ -52,6 +52,8 @@ class Core:
     binding: Any = None
     # Camera settings from the console (app.services.cameras.CameraService).
     camera_service: Any = None
+    # The built-in plate recognizer's worker thread (app.services.recognition).
+    recognition: Any = None
     push_server: Any = None
     version: str = __version__
     _started: list[str] = field(default_factory=list)

@@ -46,8 +46,10 @@ class ChargerConfig:
 class Camera:
     """`source`: rtsp://…, http(s)://… (MJPEG stream, or a snapshot URL with
     settings["mode"] = "snapshot"), usb:N / /dev/videoN, a video file path, or sim:….
-    `settings`: rtsp_transport (tcp|udp), username/password, roi [x, y, w, h] (0..1 of the
-    frame), country, recognizer (on|off), fps, push_token (ANPR push receivers)."""
+    `settings`: rtsp_transport (tcp|udp), username/password, mode (snapshot), fps, roi
+    [x, y, w, h] (0..1 of the frame), country, recognizer (on|off), recognizer_fps, slots
+    (bay cameras: [x0, x1] per bay), and for ANPR push receivers push_token, device_id,
+    ip, channel."""
 
     id: str
     name: str
