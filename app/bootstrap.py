@@ -197,7 +197,9 @@ async def build_core(settings: Settings) -> Core:
     core.add_part("reads", core.reads.start, core.reads.stop)
     # Plate <-> bay <-> charger <-> connector <-> transaction, and the attendant's queue.
     core.binding = BindingService(site, bus, utc_now, SqlBindingStore(writer), transactions,
-                                  access, core.gate, audit)
+                                  access, core.gate, audit,
+                                  window_s=settings.binding_window_s,
+                                  ice_grace_s=settings.ice_grace_min * 60)
     core.add_part("binding", core.binding.start, core.binding.stop)
     if settings.anpr_push_port is not None:
         from app.adapters.camera.push_server import PushServer

@@ -53,6 +53,11 @@ def _common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
                         help="how long raw OCPP frame logs are kept (default 14)")
     parser.add_argument("--heartbeat-interval", type=int, default=d, metavar="SECONDS",
                         help="heartbeat interval given to chargers at boot (default 60)")
+    parser.add_argument("--binding-window", type=float, default=d, metavar="SECONDS",
+                        help="a bay camera read and a plug-in this close bind (default 120)")
+    parser.add_argument("--ice-grace", type=float, default=d, metavar="MINUTES",
+                        help="a car at a charger this long without charging is ICE-ing "
+                        "(default 10)")
     parser.add_argument("--anpr-port", type=int, default=d, metavar="PORT",
                         help="port of the ANPR push receiver (default 8088; 0 picks a free "
                         "one; -1 turns it off)")
@@ -101,7 +106,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
                          ("auth_mode", "auth_mode"), ("security_profile", "security_profile"),
                          ("tls_cert", "tls_cert"), ("tls_key", "tls_key"),
                          ("heartbeat_interval", "heartbeat_interval_s"),
-                         ("frame_retention_days", "frame_retention_days")):
+                         ("frame_retention_days", "frame_retention_days"),
+                         ("binding_window", "binding_window_s"),
+                         ("ice_grace", "ice_grace_min")):
         value = getattr(args, option, None)
         if value is not None:
             setattr(s, attr, value)
@@ -109,7 +116,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     s.explicit = frozenset(
         attr for option, attr in (("ocpp_port", "ocpp_port"), ("tls_cert", "tls_cert"),
                                   ("tls_key", "tls_key"),
-                                  ("security_profile", "security_profile"))
+                                  ("security_profile", "security_profile"),
+                                  ("binding_window", "binding_window_s"),
+                                  ("ice_grace", "ice_grace_min"))
         if getattr(args, option, None) is not None)
     return s
 

@@ -20,6 +20,8 @@ STORED_SETTINGS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "ocpp.tls_cert": ("tls_cert", Path),
     "ocpp.tls_key": ("tls_key", Path),
     "ocpp.security_profile": ("security_profile", int),
+    "binding.window_s": ("binding_window_s", float),
+    "binding.ice_grace_min": ("ice_grace_min", float),
 }
 
 
@@ -63,6 +65,10 @@ class Settings:
     anpr_push_port: int | None = 8088
     # Plate-read evidence (JPEG snapshots under <data>/evidence) is deleted after this.
     evidence_retention_days: float = 90.0
+    # Dual-ANPR binding: a bay read and a plug-in this close are one car; a car parked at a
+    # charger this long without charging is reported as ICE-ing.
+    binding_window_s: float = 120.0
+    ice_grace_min: float = 10.0
     # Attributes given on the command line: stored site settings do not override them.
     explicit: frozenset[str] = frozenset()
 

@@ -53,6 +53,7 @@ class IssueKind(StrEnum):
     NO_PLATE = "no_plate"
     WRONG_BAY = "wrong_bay"
     ICE = "ice"
+    UNSURE = "unsure"  # bound from an unsure read only: the attendant confirms
 
 
 class EndedBy(StrEnum):

@@ -459,6 +459,13 @@ class BindingService:
         if isinstance(outcome, Bind):
             self._bind(plug, outcome.plate, outcome.method, outcome.confidence,
                        outcome.read_id)
+            best = max((r.confidence for r in self._reads.get(plug.bay.id, ())
+                        if r.plate == outcome.plate), default=1.0)
+            if outcome.method == Method.BAY_ANPR and best < SURE_CONFIDENCE:
+                plug.issue = self._raise(
+                    IssueKind.UNSURE, plug.bay, (outcome.plate,),
+                    f"bound to {outcome.plate} from an unsure read ({best:.0%}): confirm "
+                    "the plate on the bay camera", transaction_id=plug.transaction_id)
         elif isinstance(outcome, Raise):
             plug.issue = self._raise(outcome.kind, plug.bay, outcome.plates, outcome.detail,
                                      transaction_id=plug.transaction_id)
@@ -474,6 +481,9 @@ class BindingService:
         if score is None or plug.manual or b.method == Method.ATTENDANT:
             return
         if read.plate == b.plate:
+            if (read.confidence >= SURE_CONFIDENCE and plug.issue is not None
+                    and plug.issue.open and plug.issue.kind == IssueKind.UNSURE):
+                self._resolve(plug.issue, "system", "confirmed by a sure read")
             if b.method == Method.CREDENTIAL:  # the camera confirms the card's plate
                 b.method, b.confidence, b.read_id = Method.BAY_ANPR.value, score, read.read_id
                 self._changed(b)

@@ -587,3 +587,17 @@ async def test_the_tick_checks_by_itself() -> None:
         assert [i.kind for i in w.svc.open_issues()] == ["ice"]
     finally:
         await w.svc.stop()
+
+
+async def test_a_binding_from_an_unsure_read_asks_the_attendant_until_a_sure_read(world):
+    """A car bound only on an unsure read (35-60 %) goes to the queue to be checked; a sure
+    read of the same plate afterwards settles it by itself."""
+    world.read("GX512K", confidence=0.45)
+    world.status("CP-1", 1, ConnectorStatus.PREPARING)
+    await world.settle()
+    assert [b[0] for b in world.binding_events()] == ["GX512K"]
+    [issue] = world.svc.open_issues()
+    assert issue.kind == "unsure" and "45%" in issue.detail
+    world.read("GX512K", confidence=0.9)
+    await world.settle()
+    assert world.svc.open_issues() == []

@@ -22,3 +22,16 @@ def test_defaults_are_the_documented_ones():
     assert (s.unknown_charger_policy, s.auth_mode, s.security_profile) == (
         "accept", "accept_all", 0)
     assert s.frame_retention_days == 14 and s.resolved_ocpp_host == "0.0.0.0"
+
+
+def test_binding_window_and_ice_grace_are_settings():
+    from app.cli import build_parser, settings_from_args
+
+    s = settings_from_args(build_parser().parse_args(
+        ["serve", "--binding-window", "90", "--ice-grace", "15"]))
+    assert (s.binding_window_s, s.ice_grace_min) == (90.0, 15.0)
+    assert {"binding_window_s", "ice_grace_min"} <= s.explicit
+    stored = settings_from_args(build_parser().parse_args(["serve"]))
+    assert stored.apply_stored({"binding.window_s": 60, "binding.ice_grace_min": 5}) == [
+        "binding_window_s", "ice_grace_min"]
+    assert (stored.binding_window_s, stored.ice_grace_min) == (60.0, 5.0)

@@ -42,6 +42,7 @@ KIND_WORDS = {
     "no_plate": ("No plate read", "No plate was read at the bay when the car plugged in"),
     "wrong_bay": ("Wrong bay", "A car bound to another bay was read here"),
     "ice": ("Parked, not charging", "A car occupies a charging bay without a charging session"),
+    "unsure": ("Plate unsure", "Bound from an unsure camera read: check the plate"),
 }
 BIND_REASONS = ("Plate checked on the camera", "Plate checked on site", "Driver asked", OTHER)
 UNBIND_REASONS = ("Wrong car bound", "Car left the bay", OTHER)
