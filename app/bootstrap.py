@@ -37,6 +37,7 @@ from app.services.charging import ChargingService, UnknownChargerPolicy
 from app.services.commands import CommandService
 from app.services.event_log import EventLogger
 from app.services.gate import GateService
+from app.services.idle import IdleWatcher
 from app.services.lanes import LaneService
 from app.services.local_lists import LocalListSync
 from app.services.reads import ReadService
@@ -201,6 +202,8 @@ async def build_core(settings: Settings) -> Core:
                                   window_s=settings.binding_window_s,
                                   ice_grace_s=settings.ice_grace_min * 60)
     core.add_part("binding", core.binding.start, core.binding.stop)
+    # Charging finished (protocol or meter) and the idling after it: map, alerts, billing.
+    core.idle = IdleWatcher(bus, utc_now)
     if settings.anpr_push_port is not None:
         from app.adapters.camera.push_server import PushServer
 

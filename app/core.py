@@ -52,6 +52,8 @@ class Core:
     binding: Any = None
     # Camera settings from the console (app.services.cameras.CameraService).
     camera_service: Any = None
+    # Charging finished and idling (app.services.idle.IdleWatcher).
+    idle: Any = None
     # The built-in plate recognizer's worker thread (app.services.recognition).
     recognition: Any = None
     push_server: Any = None

@@ -21,9 +21,12 @@ from app.domain.events import (
     ChargerConnected,
     ChargerDisconnected,
     ChargerNotice,
+    ChargingFinished,
+    ChargingResumed,
     ConnectorStatusChanged,
     GatePromptChanged,
     HeartbeatReceived,
+    IdleEnded,
     MeterUpdated,
     ParkingSessionChanged,
     PlateRead,
@@ -54,6 +57,8 @@ class CoreBridge(QObject):
     gateEvent = Signal(object)
     plateRead = Signal(object)  # PlateRead: a plate read at a camera (lane or bay)
     bindingChanged = Signal(object)  # BindingChanged: a plate bound to / freed from a bay
+    # ChargingFinished / ChargingResumed / IdleEnded: a car fully charged, idling, gone.
+    idleChanged = Signal(object)
     # Every event, for logs and lists. Shadows QObject.event() by name: PySide6 only
     # dispatches virtuals to Python methods, so Qt's own event handling is untouched.
     event = Signal(object)
@@ -92,4 +97,6 @@ class CoreBridge(QObject):
             self.plateRead.emit(ev)
         elif isinstance(ev, BindingChanged):
             self.bindingChanged.emit(ev)
+        elif isinstance(ev, ChargingFinished | ChargingResumed | IdleEnded):
+            self.idleChanged.emit(ev)
         self.event.emit(ev)

@@ -229,3 +229,34 @@ class BindingIssueChanged(Event):
     plates: tuple[str, ...] = ()
     charger_id: str = ""
     transaction_id: int | None = None
+
+
+# ---- Charging finished, idling ----------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ChargingFinished(Event):
+    """The car stopped taking energy (SuspendedEV / Finishing, the transaction ended, or
+    the meter stopped rising): from `at` it idles on the bay (grace, then idle fees)."""
+
+    charger_id: str
+    connector_id: int
+    transaction_id: int | None
+    reason: str  # SuspendedEV | Finishing | transaction ended | energy stopped rising
+
+
+@dataclass(frozen=True, slots=True)
+class ChargingResumed(Event):
+    """A car reported finished takes energy again (it was only pausing)."""
+
+    charger_id: str
+    connector_id: int
+    transaction_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class IdleEnded(Event):
+    """The idling car left the bay (the connector is free again)."""
+
+    charger_id: str
+    connector_id: int
+    transaction_id: int | None
+    idle_min: float

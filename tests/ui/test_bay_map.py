@@ -104,3 +104,31 @@ def test_a_bound_plate_shows_on_the_car_and_goes_with_its_binding(qtbot, core, w
     qtbot.waitUntil(lambda: item.view.plate == "KL093T", timeout=2000)
     bound(2, "KL093T", False)
     qtbot.waitUntil(lambda: item.view.plate == "", timeout=2000)
+
+
+def test_a_fully_charged_car_idles_on_the_map_and_alerts_the_attendant(qtbot, themed, core,
+                                                                         bridge):
+    from datetime import UTC, datetime
+
+    from app.domain.events import TransactionStarted
+    from app.services.idle import IdleWatcher
+    from ui.views.main_window import MainWindow
+
+    core.idle = IdleWatcher(core.bus, lambda: datetime.now(UTC))
+    w = MainWindow(core, bridge)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    bring_online(core, "CP-01", S.AVAILABLE, S.AVAILABLE)
+    core.charging.status("CP-01", 1, S.CHARGING)
+    core.bus.publish(TransactionStarted(at=datetime.now(UTC), charger_id="CP-01",
+                                        connector_id=1, transaction_id=5, id_token="04A1"))
+    item = w.bay_map.bay_item("EV-01")
+    assert item.view.since_text.startswith("since ")
+    core.charging.status("CP-01", 1, S.SUSPENDED_EV)  # the car's battery is full
+    # (this core's clock is a fixed test clock: the minutes themselves are not checked)
+    qtbot.waitUntil(lambda: item.view.since_text.startswith("charged · idle "), timeout=2000)
+    assert "EV 01: vehicle fully charged" in w.alert_label.text()
+    core.charging.status("CP-01", 1, S.AVAILABLE)  # it leaves
+    qtbot.waitUntil(lambda: item.view.since_text.startswith("since "), timeout=2000)
+    w.close()

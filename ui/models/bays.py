@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, QTimer
 
 from app.domain.charging import ChargerState, ConnectorStatus
 from app.domain.site import Bay
@@ -38,6 +38,14 @@ class BayTableModel(RowTableModel):
         bridge.connectorChanged.connect(self._on_connector_changed)
         if hasattr(bridge, "bindingChanged"):
             bridge.bindingChanged.connect(self._on_binding)
+        # Idling after charging: the minutes shown on the map move on by themselves.
+        self._idle = getattr(core, "idle", None)
+        if self._idle is not None and hasattr(bridge, "idleChanged"):
+            bridge.idleChanged.connect(self._on_idle)
+            self._idle_timer = QTimer(self)
+            self._idle_timer.setInterval(30_000)
+            self._idle_timer.timeout.connect(self._refresh_idle)
+            self._idle_timer.start()
 
     # -- Qt model API --------------------------------------------------------------
 
@@ -118,7 +126,24 @@ class BayTableModel(RowTableModel):
             return (bay.x, bay.y)
         if role == Roles.PLATE:
             return self.plate(bay.id)
+        if role == Roles.IDLE_SINCE:
+            return self.idle_since(bay)
         return None
+
+    def idle_since(self, bay: Bay) -> Any:
+        if self._idle is None or bay.charger_id is None:
+            return None
+        return self._idle.idle_since(bay.charger_id, bay.connector_id or 0)
+
+    def _on_idle(self, event: Any) -> None:
+        row = self._row_of.get((event.charger_id, event.connector_id))
+        if row is not None:
+            self._refresh([row])
+
+    def _refresh_idle(self) -> None:
+        rows = [i for i, b in enumerate(self._bays) if self.idle_since(b) is not None]
+        if rows:
+            self._refresh(rows)
 
     def plate(self, bay_id: str) -> str:
         entry = self._plates.get(bay_id)

@@ -28,6 +28,7 @@ class Roles(IntEnum):
     KNOWN = Qt.ItemDataRole.UserRole + 10  # bool: the charger is in the site configuration
     LAST_SEEN = Qt.ItemDataRole.UserRole + 11  # UTC datetime or None
     PLATE = Qt.ItemDataRole.UserRole + 12  # str: the plate bound to the bay ("" none)
+    IDLE_SINCE = Qt.ItemDataRole.UserRole + 13  # UTC datetime: charging finished, car stays
 
 
 def format_local(at: datetime | None, now: datetime | None = None) -> str:

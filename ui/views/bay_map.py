@@ -7,6 +7,7 @@ map and the tables can never disagree.
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from typing import Any
 
 from PySide6.QtCore import (
@@ -184,12 +185,14 @@ class BayMapView(QGraphicsView):
         charger, conn = idx.data(Roles.CHARGER_ID), idx.data(Roles.CONNECTOR_ID)
         since = m.index(row, BayTableModel.COL_SINCE).data()
         word = "last seen" if status is S.OFFLINE else "since"
+        idle = idx.data(Roles.IDLE_SINCE)
         item.set_state(BayView(
             label=idx.data(),
             status=status,
             status_text=m.index(row, BayTableModel.COL_STATUS).data(),
             charger_text=f"{charger}  ·  {conn}" if charger else "",
-            since_text="" if since == NO_VALUE else f"{word} {since}",
+            since_text=(idle_text(idle) if idle is not None and status is not S.OFFLINE
+                        else "" if since == NO_VALUE else f"{word} {since}"),
             error_code=idx.data(Roles.ERROR_CODE) or "",
             tooltip=idx.data(Qt.ItemDataRole.ToolTipRole) or "",
             plate=idx.data(Roles.PLATE) or "",
@@ -259,6 +262,12 @@ class BayMapView(QGraphicsView):
         if isinstance(item, BayItem):
             self.bayClicked.emit(item.bay_id)
         super().mousePressEvent(event)
+
+
+def idle_text(since: Any) -> str:
+    """A fully charged car still at the bay: for how long (grace, then idle fees)."""
+    minutes = max(0, int((datetime.now(UTC) - since).total_seconds() // 60))
+    return f"charged · idle {minutes} min"
 
 
 def status_swatch(status: S, size: int = 18) -> QPixmap:

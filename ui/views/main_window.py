@@ -182,12 +182,32 @@ class MainWindow(QMainWindow):
         self.ocpp_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.online_label = QLabel(self)
         self.online_label.setObjectName("onlineLabel")
+        # The attendant's alert line: a car fully charged (grace, then idle fees).
+        self.alert_label = QLabel("", self)
+        self.alert_label.setObjectName("alertLabel")
+        self.alert_label.setStyleSheet("color: #9a6700; font-weight: 600;")
         bar.addWidget(self.ocpp_label)
+        bar.addWidget(self.alert_label, 1)
         bar.addPermanentWidget(self.online_label)
+        if hasattr(self._bridge, "idleChanged"):
+            self._bridge.idleChanged.connect(self._on_idle)
         m = self.charger_model
         for sig in (m.dataChanged, m.rowsInserted, m.rowsRemoved, m.modelReset):
             sig.connect(self._update_online)
         self._update_online()
+
+    def _on_idle(self, event: Any) -> None:
+        from app.domain.events import ChargingFinished
+
+        if not isinstance(event, ChargingFinished):
+            return
+        bay = next((b for b in self._core.site.bays if b.charger_id == event.charger_id
+                    and (b.connector_id or 0) == event.connector_id), None)
+        where = bay.label if bay is not None else f"{event.charger_id}/{event.connector_id}"
+        plate = self.bay_model.plate(bay.id) if bay is not None else ""
+        at = event.at.astimezone().strftime("%H:%M")
+        self.alert_label.setText(f"⚡ {where}{f' ({plate})' if plate else ''}: vehicle fully "
+                                 f"charged at {at} — the grace period runs, then idle fees")
 
     # -- behaviour -------------------------------------------------------------------------
 
