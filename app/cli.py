@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from app import __version__, cli_access, cli_anpr, cli_chargers, cli_users
+from app import __version__, cli_access, cli_anpr, cli_billing, cli_chargers, cli_users
 from app.config import DEFAULT_OCPP_PORT, Settings
 from app.logging_setup import configure
 
@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_chargers.add_parsers(sub, _common)  # chargers, export transactions
     cli_users.add_parsers(sub, _common)  # user add|list, import site
     cli_anpr.add_parsers(sub, _common)  # anpr read
+    cli_billing.add_parsers(sub, _common)  # tariff preview
     return parser
 
 
@@ -169,6 +170,8 @@ def run_command(args: argparse.Namespace) -> int:
         return cli_users.run(args, settings)
     if args.command == "anpr":
         return cli_anpr.run(args, settings)
+    if args.command == "tariff":
+        return cli_billing.run(args, settings)
     raise SystemExit(f"unknown command {args.command!r}")
 
 

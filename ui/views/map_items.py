@@ -144,7 +144,7 @@ class BayItem(QGraphicsItem):
         p.setPen(MUTED_INK)
         p.setFont(font(14, bold=True))
         p.drawText(QRectF(0, 145, BAY_W, 18), Qt.AlignmentFlag.AlignCenter, v.charger_text)
-        p.setFont(font(13))
+        p.setFont(fitted_font(v.since_text, BAY_W - 8, 13))
         p.drawText(QRectF(0, 162, BAY_W, 17), Qt.AlignmentFlag.AlignCenter, v.since_text)
 
     def _paint_plate(self, p: QPainter, rect: QRectF) -> None:
