@@ -395,3 +395,93 @@ binding_issues = Table(
     Column("resolution", String(200), nullable=False, default=""),
     Index("ix_binding_issues_open", "resolved_at"),
 )
+
+
+# ---- Billing and enforcement (0006) -----------------------------------------------------
+# Tariff documents as saved by supervisors (app.domain.tariffs.tariff_from_dict reads them).
+tariffs = Table(
+    "tariffs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tariff_id", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("effective_from", UtcDateTime, nullable=False),
+    Column("doc", JSON, nullable=False),
+    Column("created_by", String(128), nullable=False, default=""),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_tariffs_tariff_version", "tariff_id", "version", unique=True),
+)
+
+# One bill per parking session (or per charging session of a car that never passed a
+# lane), recomputed from its timeline whenever something changes; money in minor units.
+bills = Table(
+    "bills", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("parking_session_id", Integer),
+    Column("transaction_id", Integer),
+    Column("plate", String(32), nullable=False, default=""),
+    Column("account_id", Integer),
+    Column("zone_id", String(64), nullable=False, default=""),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("closed_at", UtcDateTime),
+    Column("currency", String(3), nullable=False),
+    Column("subtotal", Integer, nullable=False, default=0),
+    Column("vat", Integer, nullable=False, default=0),
+    Column("total", Integer, nullable=False, default=0),
+    Column("paid", Integer, nullable=False, default=0),
+    Column("lines", JSON, nullable=False, default=list),
+    Column("tariff_versions", JSON, nullable=False, default=list),
+    Column("status", String(16), nullable=False, default="open"),  # open|due|paid|void
+    Column("computed_at", UtcDateTime, nullable=False),
+    Column("revision", Integer, nullable=False, default=1),
+    Index("ix_bills_session", "parking_session_id", unique=True),
+    Index("ix_bills_closed", "closed_at"),
+)
+
+payments = Table(
+    "payments", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("bill_id", Integer, ForeignKey("bills.id"), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("method", String(16), nullable=False),  # cash | card | invoice | permit | override
+    Column("reference", String(128), nullable=False, default=""),
+    Column("amount", Integer, nullable=False),
+    Column("actor", String(128), nullable=False, default=""),
+    Index("ix_payments_bill", "bill_id"),
+)
+
+# Waivers and validations on a bill (supervisor or attendant, with a reason).
+bill_adjustments = Table(
+    "bill_adjustments", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("bill_id", Integer, ForeignKey("bills.id"), nullable=False),
+    Column("type", String(16), nullable=False),  # waiver | validation
+    Column("components", JSON, nullable=False, default=list),
+    Column("percent", Float),
+    Column("amount", Integer),
+    Column("reason", String(200), nullable=False, default=""),
+    Column("actor", String(128), nullable=False, default=""),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+# ICE-ing, overstay, idle: what happened, the ladder step, the fee, the evidence.
+violations = Table(
+    "violations", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # ice | overstay | idle | fee
+    Column("plate", String(32), nullable=False, default=""),
+    Column("account_id", Integer),
+    Column("bay_id", String(64), nullable=False, default=""),
+    Column("parking_session_id", Integer),
+    Column("transaction_id", Integer),
+    Column("at", UtcDateTime, nullable=False),
+    Column("step", String(16), nullable=False, default="warning"),  # warning | fee | ban
+    Column("amount", Integer, nullable=False, default=0),
+    Column("status", String(16), nullable=False, default="open"),  # open|issued|waived|adjusted
+    Column("evidence", JSON, nullable=False, default=dict),
+    Column("actor", String(128), nullable=False, default=""),
+    Column("reason", String(200), nullable=False, default=""),
+    Column("resolved_by", String(128), nullable=False, default=""),
+    Column("resolved_at", UtcDateTime),
+    Index("ix_violations_plate", "plate"),
+    Index("ix_violations_session", "parking_session_id"),
+)
