@@ -11,15 +11,17 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
-from app.adapters.db import access_repo, charger_repo, settings_repo, site_repo
+from app.adapters.db import access_repo, billing_repo, charger_repo, settings_repo, site_repo
 from app.adapters.db.access_store import SqlAccessStore
 from app.adapters.db.audit_repo import SqlAuditLog
+from app.adapters.db.billing_repo import SqlBillingStore
 from app.adapters.db.binding_repo import SqlBindingStore
 from app.adapters.db.database import close_database, open_database
 from app.adapters.db.local_list_repo import SqlLocalListStore
 from app.adapters.db.parking_repo import SqlParkingStore
 from app.adapters.db.read_repo import SqlReadStore
 from app.adapters.db.transaction_repo import SqlTransactionStore
+from app.adapters.db.violation_repo import SqlViolationStore
 from app.adapters.evidence import EvidenceStore
 from app.adapters.ocpp.frame_log import FrameLog
 from app.adapters.ocpp.gateway import OcppGateway
@@ -30,11 +32,13 @@ from app.domain.site import Camera, Site
 from app.domain.site_io import site_from_dict
 from app.domain.timeutil import utc_now
 from app.services.access import AccessService
+from app.services.billing import BillingService
 from app.services.binding import BindingService
 from app.services.bus import EventBus
 from app.services.cameras import CameraService
 from app.services.charging import ChargingService, UnknownChargerPolicy
 from app.services.commands import CommandService
+from app.services.enforcement import EnforcementService
 from app.services.event_log import EventLogger
 from app.services.gate import GateService
 from app.services.idle import IdleWatcher
@@ -90,6 +94,7 @@ async def build_core(settings: Settings) -> Core:
             from app.demo_seed import seed_demo_accounts
 
             seeded = await writer.run(lambda conn: seed_demo_accounts(conn, utc_now()))
+            await writer.run(lambda conn: billing_repo.seed_default_tariff(conn, utc_now()))
             if seeded:
                 log.info("demo accounts seeded: %d", seeded, extra={"event": "demo_accounts"})
         await writer.run(charger_repo.mark_all_offline)
@@ -204,6 +209,16 @@ async def build_core(settings: Settings) -> Core:
     core.add_part("binding", core.binding.start, core.binding.stop)
     # Charging finished (protocol or meter) and the idling after it: map, alerts, billing.
     core.idle = IdleWatcher(bus, utc_now)
+    # One bill per stay (parking + charging + fees), recomputed as things change; the
+    # exit lane asks it before it opens. Then enforcement: violations and the ladder.
+    core.billing = BillingService(site, SqlBillingStore(writer), bus, utc_now, audit,
+                                  access=access, gate=core.gate, transactions=transactions,
+                                  binding=core.binding)
+    core.add_part("billing", core.billing.start, core.billing.stop)
+    core.gate.exit_check = core.billing.check_exit
+    core.enforcement = EnforcementService(site, SqlViolationStore(writer), bus, utc_now, audit,
+                                          access=access, gate=core.gate)
+    core.add_part("enforcement", core.enforcement.start, core.enforcement.stop)
     if settings.anpr_push_port is not None:
         from app.adapters.camera.push_server import PushServer
 
@@ -235,6 +250,8 @@ def _add_simulators(core: Core, settings: Settings, site: Site, server: OcppServ
             holder["sim"] = sim
             core.barriers.update(sim.barriers)
             core.cameras.update(sim.cameras)
+            if sim.traffic is not None and core.billing is not None:
+                sim.traffic.pay_station = lambda plate: _pay_station(core, plate)
             await sim.start()
 
         async def stop_site() -> None:
@@ -353,4 +370,16 @@ def _add_recognizer(core: Core) -> None:
         await asyncio.to_thread(worker.stop)  # joins the thread: not on the loop
 
     core.add_part("recognizer", start, stop)
+
+
+async def _pay_station(core: Core, plate: str) -> None:
+    """Demo: a driver pays the stay's bill by card at the pay station before leaving."""
+    session = core.gate.session_of(plate)
+    if session is None or not session.id:
+        return
+    record = await core.billing.settle(session.id)
+    owed = record.total - record.paid
+    if owed > 0:
+        await core.billing.pay("sim:pay-station", record.id, "card",
+                               f"PS1-{session.id:06d}", owed)
 

@@ -57,7 +57,7 @@ def _common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
                         help="a bay camera read and a plug-in this close bind (default 120)")
     parser.add_argument("--ice-grace", type=float, default=d, metavar="MINUTES",
                         help="a car at a charger this long without charging is ICE-ing "
-                        "(default 10)")
+                        "(default 15)")
     parser.add_argument("--anpr-port", type=int, default=d, metavar="PORT",
                         help="port of the ANPR push receiver (default 8088; 0 picks a free "
                         "one; -1 turns it off)")

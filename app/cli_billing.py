@@ -15,6 +15,13 @@ Output: {"session_id", "currency", "prices_include_vat", "lines": [{"component",
 Exit status 0 with the bill; 1 when a file cannot be read or a field is invalid (one
 line on stderr naming the field, e.g. ``tariff.components.parking.block_min: must be a
 positive integer``) or no tariff applies; never a traceback.
+
+`gatehouse export bills [--format csv|json] [--since ISO] [--output FILE]`: the stored bills
+(read-only, like `export transactions`), one row per bill: the totals per component
+(parking, energy, charging_time, session, idle, overstay, allowance, discount, waiver,
+validation, fee), subtotal, VAT, total, paid, outstanding and the payment methods. Money
+in integer minor units of the bill's currency. ``--since``: bills of stays that began at
+or after that time.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app.adapters.db import tables as t
 from app.config import Settings
 from app.domain.billing import BillingError, compute_bill, timeline_from_dict
 from app.domain.tariffs import FieldError, tariffs_from_doc
@@ -83,4 +91,101 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"gatehouse: invalid input: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(bill, indent=2, ensure_ascii=False))
+    return 0
+
+
+# -- gatehouse export bills -------------------------------------------------------------------
+
+BILL_COMPONENTS = ("parking", "energy", "charging_time", "session", "idle", "overstay",
+                   "allowance", "discount", "waiver", "validation", "fee")
+BILL_COLUMNS = (
+    "id", "parking_session_id", "plate", "zone_id", "account_id", "opened_at", "closed_at",
+    "currency", "status", "revision", *BILL_COMPONENTS, "subtotal", "vat", "total", "paid",
+    "outstanding", "payment_methods", "tariff_versions", "computed_at")
+
+
+def add_export_parser(what: Any, common: Callable[..., None]) -> None:
+    """`export bills`, under the existing `export` subcommand (app.cli_chargers)."""
+    from app.cli_chargers import parse_since
+
+    bills = what.add_parser("bills", help="bills (parking + charging), as CSV or JSON")
+    common(bills, suppress=True)
+    bills.add_argument("--format", choices=["csv", "json"], default="csv",
+                       help="csv (default, with a header row) or json (a list of objects)")
+    bills.add_argument("--since", type=parse_since, default=None, metavar="ISO",
+                       help="only bills of stays that began at or after this time; local "
+                            "time unless it has an offset or Z")
+    bills.add_argument("--output", "-o", type=Path, default=None, metavar="FILE",
+                       help="write to FILE instead of the standard output")
+
+
+def bill_rows(conn: Any, since: Any = None) -> list[dict[str, Any]]:
+    from sqlalchemy import inspect, select
+
+    from app.cli_chargers import _iso
+
+    if "bills" not in set(inspect(conn).get_table_names()):
+        return []
+    query = select(t.bills).order_by(t.bills.c.opened_at, t.bills.c.id)
+    if since is not None:
+        query = query.where(t.bills.c.opened_at >= since)
+    bills = conn.execute(query).all()
+    methods: dict[int, set[str]] = {}
+    for p in conn.execute(select(t.payments.c.bill_id, t.payments.c.method)):
+        methods.setdefault(p.bill_id, set()).add(p.method)
+    rows = []
+    for b in bills:
+        per = dict.fromkeys(BILL_COMPONENTS, 0)
+        for line in b.lines or []:
+            component = line.get("component", "")
+            if component in per:
+                per[component] += int(line.get("amount") or 0)
+        rows.append({
+            "id": b.id, "parking_session_id": b.parking_session_id, "plate": b.plate,
+            "zone_id": b.zone_id, "account_id": b.account_id, "opened_at": _iso(b.opened_at),
+            "closed_at": _iso(b.closed_at), "currency": b.currency, "status": b.status,
+            "revision": b.revision, **per, "subtotal": b.subtotal, "vat": b.vat,
+            "total": b.total, "paid": b.paid, "outstanding": max(b.total - b.paid, 0),
+            "payment_methods": ";".join(sorted(methods.get(b.id, ()))),
+            "tariff_versions": ";".join(b.tariff_versions or []),
+            "computed_at": _iso(b.computed_at)})
+    return rows
+
+
+def write_bills(rows: list[dict[str, Any]], fmt: str, out: Any, *,
+                lineterminator: str = "\r\n") -> None:
+    import csv
+
+    from app.cli_chargers import _csv_cell
+
+    if fmt == "json":
+        out.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+        return
+    writer = csv.writer(out, lineterminator=lineterminator)
+    writer.writerow(BILL_COLUMNS)
+    for row in rows:
+        writer.writerow([_csv_cell(row[k]) for k in BILL_COLUMNS])
+
+
+def export_bills(settings: Settings, fmt: str = "csv", *, since: Any = None,
+                 output: Path | None = None, out: Any = None) -> int:
+    import io
+
+    from app.cli_chargers import read_database
+
+    with read_database(settings) as conn:
+        rows = bill_rows(conn, since)
+    if output is None or str(output) == "-":
+        stream = out if out is not None else sys.stdout
+        write_bills(rows, fmt, stream, lineterminator="\n")
+        stream.flush()
+        return 0
+    buffer = io.StringIO(newline="")
+    write_bills(rows, fmt, buffer)
+    try:
+        output.write_text(buffer.getvalue(), encoding="utf-8", newline="")
+    except OSError as exc:
+        print(f"gatehouse: cannot write {output}: {exc}", file=sys.stderr)
+        return 1
+    print(f"exported {len(rows)} bill(s) to {output}", file=sys.stderr)
     return 0

@@ -84,6 +84,9 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     from app import cli_access  # here: cli_access imports this module
 
     cli_access.add_export_parser(what, common)  # export accounts
+    from app import cli_billing
+
+    cli_billing.add_export_parser(what, common)  # export bills
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -93,6 +96,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "export" and args.export_what == "transactions":
             return export_transactions(settings, args.format, since=args.since,
                                        output=args.output, out=sys.stdout)
+        if args.command == "export" and args.export_what == "bills":
+            from app import cli_billing
+
+            return cli_billing.export_bills(settings, args.format, since=args.since,
+                                            output=args.output, out=sys.stdout)
     except DatabaseUnavailable as exc:
         print(f"gatehouse: {exc}", file=sys.stderr)
         return 1

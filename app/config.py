@@ -68,7 +68,7 @@ class Settings:
     # Dual-ANPR binding: a bay read and a plug-in this close are one car; a car parked at a
     # charger this long without charging is reported as ICE-ing.
     binding_window_s: float = 120.0
-    ice_grace_min: float = 10.0
+    ice_grace_min: float = 15.0
     # Attributes given on the command line: stored site settings do not override them.
     explicit: frozenset[str] = frozenset()
 

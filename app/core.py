@@ -54,6 +54,9 @@ class Core:
     camera_service: Any = None
     # Charging finished and idling (app.services.idle.IdleWatcher).
     idle: Any = None
+    # Bills (app.services.billing) and enforcement: violations, ladder (services.enforcement).
+    billing: Any = None
+    enforcement: Any = None
     # The built-in plate recognizer's worker thread (app.services.recognition).
     recognition: Any = None
     push_server: Any = None

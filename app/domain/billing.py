@@ -39,6 +39,8 @@ scheduled hours, so a daylight-saving night has 23 or 25 real hours):
   Percentages are of what is left; a reduction spanning several components is taken
   from them in the order parking, energy, charging_time, session, idle, overstay.
   Discount lines carry the VAT rate of the version in force at entry.
+* Fees (the timeline's ``fees``: issued enforcement fees) are "fee" lines added as they
+  are after all reductions, at the VAT rate of the version in force at entry.
 * A charger clock flagged bad: the transaction's start, end, samples and status
   times are the central system's receive times instead.
 
@@ -70,6 +72,7 @@ Timeline file format (JSON)::
         "status": [{"at": "...", "received_at": "...", "status": "SuspendedEV"}],
         "charging_ended_at": null                  # explicit override, optional
       }],
+      "fees": [{"id": "V-7", "amount": 2500, "description": "overstay fee"}],
       "adjustments": [{"id": "W-1", "type": "waiver" | "validation",
                        "component": "parking" | ["parking", "idle"] | "all",
                        "percent": 50 | "amount": 300,  # neither = waive it all
@@ -143,6 +146,15 @@ class Adjustment:
 
 
 @dataclass(frozen=True)
+class Fee:
+    """A manual fee on the bill (an issued violation): ``amount`` in minor units."""
+
+    id: str
+    amount: int
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Timeline:
     entry_at: datetime
     exit_at: datetime | None
@@ -155,6 +167,9 @@ class Timeline:
     adjustments: tuple[Adjustment, ...] = ()
     allowance_used_kwh_this_month: Decimal = Decimal(0)
     max_stay_min: int | None = None
+    # Fees issued outside the tariff (an enforcement fee for this stay): added as they are,
+    # after discounts and adjustments (a fee is waived by resolving it, not by a waiver).
+    fees: tuple[Fee, ...] = ()
 
     @property
     def end(self) -> datetime:
@@ -311,6 +326,21 @@ def timeline_from_dict(doc: Any, path: str = "timeline") -> Timeline:
         adjustments.setdefault(str(item["id"]), Adjustment(
             str(item["id"]), kind, applies_to(item.get("component", "all"), f"{p}.component"),
             percent, amount, str(item.get("reason", ""))))
+    fees_raw = doc.get("fees") or []
+    if not isinstance(fees_raw, list):
+        raise FieldError(f"{path}.fees", "must be a list")
+    fees: dict[str, Fee] = {}
+    for i, item in enumerate(fees_raw):
+        p = f"{path}.fees[{i}]"
+        item = field_obj(item, p)
+        if item.get("id") is None:
+            raise FieldError(f"{p}.id", "is required")
+        value = item.get("amount")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**9:
+            raise FieldError(f"{p}.amount", "must be a non-negative integer (minor units)")
+        fees.setdefault(str(item["id"]), Fee(str(item["id"]), value,
+                                             field_str(item.get("description", ""),
+                                                       f"{p}.description")))
     max_stay = doc.get("max_stay_min")
     if max_stay is not None and (isinstance(max_stay, bool) or not isinstance(max_stay, int)
                                  or not 0 < max_stay <= 10**9):
@@ -324,7 +354,7 @@ def timeline_from_dict(doc: Any, path: str = "timeline") -> Timeline:
         charging=tuple(periods.values()), adjustments=tuple(adjustments.values()),
         allowance_used_kwh_this_month=field_decimal(doc.get("allowance_used_kwh_this_month", 0),
                                                f"{path}.allowance_used_kwh_this_month"),
-        max_stay_min=max_stay)
+        max_stay_min=max_stay, fees=tuple(fees.values()))
 
 
 # --- the bill ------------------------------------------------------------------------------
@@ -646,6 +676,12 @@ def compute_bill(timeline: Timeline, tariffs: Sequence[Tariff], tz: ZoneInfo | s
         lines.append(Line(kind, f"{desc} ({what})", qty, "%" if percent is not None else "x",
                           0 if percent is not None else -off, -off, base.label,
                           base.vat_rate_bp))
+
+    # manual fees (issued violations): as they are, at the entry version's VAT rate
+    for fee in sorted(timeline.fees, key=lambda f: f.id):
+        if fee.amount > 0:
+            lines.append(Line("fee", fee.description or f"fee {fee.id}", Decimal(1), "x",
+                              fee.amount, fee.amount, base.label, base.vat_rate_bp))
 
     # VAT
     used = list(pricer.used.values())

@@ -260,3 +260,36 @@ class IdleEnded(Event):
     connector_id: int
     transaction_id: int | None
     idle_min: float
+
+
+# ---- Billing ----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class BillChanged(Event):
+    """A parking session's bill was computed anew (its lines, payments or status moved)."""
+
+    bill_id: int
+    parking_session_id: int
+    total: int  # minor units of `currency`
+    paid: int
+    status: str  # open | due | paid | void
+    currency: str = "EUR"
+    revision: int = 1
+
+
+# ---- Enforcement ------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ViolationChanged(Event):
+    """A violation recorded (ICE, overstay, an attendant's fee) or resolved (waived,
+    adjusted). `offences`: the plate's/account's count in the ladder's window, after it."""
+
+    violation_id: int
+    kind: str  # ice | overstay | idle | fee
+    plate: str
+    account_id: int | None
+    bay_id: str
+    parking_session_id: int | None
+    step: str  # warning | fee | ban
+    amount: int  # minor units
+    status: str  # open | issued | waived | adjusted
+    offences: int = 0
+    actor: str = ""

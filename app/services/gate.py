@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MIN_CONFIDENCE = 0.6
 HOLD_S = 10.0  # how long a read waits for the vehicle on the loop
+UNPAID = "Unpaid"  # the prompt's status when the exit waits for payment
 DEFAULT_DEDUP_S = 5.0
 DEFAULT_PASSED_S = 30.0
 
@@ -211,6 +212,9 @@ class GateService:
         # (a plate read on approach, or of a car passing in the street, opens nothing).
         self._held: dict[str, tuple[CredentialKind | None, str, Key, Credential | None,
                                     datetime]] = {}
+        # The bill at the exit (BillingService.check_exit): a reason while money is owed.
+        # Set after billing is built; None: exits are not held for payment.
+        self.exit_check: Callable[[int], str | None] | None = None
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -417,6 +421,14 @@ class GateService:
                           account_inside=account_inside,
                           zone_full=self._zone_full(lane.zone_id))
         decision = self._access.decide_gate(kind, value, facts, lane_id=lane.id)
+        owed = self._owed(lane, session) if decision.allowed and not entry else None
+        if owed:
+            # An unpaid bill keeps the barrier closed; the attendant may let it through.
+            account = decision.account
+            self._ask(Prompt(lane.id, kind, value, owed, self._clock(), UNPAID,
+                             account_id=account.id if account else None,
+                             account_name=account.name if account else ""))
+            return decision
         if decision.allowed:
             # The pulse first: its task is created before anything else is done.
             self._pulse(lane, f"{key[1]}: {decision.reason}")
@@ -436,6 +448,15 @@ class GateService:
                              account_id=account.id if account else None,
                              account_name=account.name if account else ""))
         return decision
+
+    def _owed(self, lane: Lane, session: ParkingSession | None) -> str | None:
+        if self.exit_check is None or session is None or not session.id:
+            return None
+        try:
+            return self.exit_check(session.id)
+        except Exception as exc:  # billing trouble must not trap a car: say so, let it go
+            self._fail("gate_exit_check_failed", lane.id, session.value, exc)
+            return None
 
     def _find(self, key: Key, cred: Credential | None, *,
               fallback_account: bool) -> ParkingSession | None:

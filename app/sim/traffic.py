@@ -18,7 +18,7 @@ import contextlib
 import logging
 import math
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -98,6 +98,10 @@ class SimTraffic:
         # The read pipeline (ReadService.submit): reads then get evidence and a row. Public:
         # the core sets it after SimSite built this. None: PlateReads go on `publish`.
         self.submit = submit
+        # The pay station (demo: settles and pays the stay's bill by card); the others
+        # reach the exit unpaid and wait for the attendant.
+        self.pay_station: Callable[[str], Awaitable[Any]] | None = None
+        self.pay_share = 0.85
         self._clock = clock
         self._speed = max(float(speed), 1e-6)
         # Its own stream: the fleet draws from random.Random(seed) too.
@@ -166,6 +170,12 @@ class SimTraffic:
             self.entered += 1
             self.inside.add(plate)
             await asyncio.sleep(self._dwell_s())
+            if self.pay_station is not None and self._rng.random() < self.pay_share:
+                try:  # most drivers pay at the pay station on the way to the car
+                    await self.pay_station(plate)
+                except Exception as exc:
+                    log.warning("traffic: %s could not pay: %s: %s", plate,
+                                type(exc).__name__, exc)
             if self.exits:
                 lane = self._rng.choice(self.exits)
                 if not await self._at_lane(lane, plate, self.exit_wait_s):

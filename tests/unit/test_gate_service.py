@@ -657,3 +657,29 @@ async def test_a_read_waits_for_the_vehicle_on_the_loop(gate, bus, clock, access
     bus.publish(VehiclePresenceChanged(at=clock(), barrier_id="BAR-IN", present=True))
     await settle()
     assert access.statuses() == ["Accepted"]
+
+
+async def test_an_unpaid_bill_keeps_the_exit_closed_until_the_attendant_lets_it_go(
+        gate, bus, clock, access, barriers, audit):
+    owed = {"reason": "unpaid bill: 8.25 EUR due"}
+    gate.exit_check = lambda session_id: owed["reason"]
+    read(bus, clock, "GX512K")  # in
+    await settle()
+    clock.advance(3600)
+    read(bus, clock, "GX512K", camera="CAM-OUT")
+    await settle()
+    assert not barriers["BAR-OUT"].reasons  # held: nothing opened
+    prompt = gate.pending("OUT")
+    assert prompt.status == "Unpaid" and "8.25 EUR" in prompt.reason
+    assert len(gate.open_sessions()) == 1
+    await gate.allow_pending("OUT", "att", "pays by invoice")  # the override, audited
+    assert gate.open_sessions() == () and [a[1] for a in audit] == [MANUAL_RAISE]
+    # Paid: the next car's exit opens by itself.
+    owed["reason"] = None
+    clock.advance(600)
+    read(bus, clock, "HT007B")
+    await settle()
+    clock.advance(600)
+    read(bus, clock, "HT007B", camera="CAM-OUT")
+    await settle()
+    assert gate.pending("OUT") is None and gate.open_sessions() == ()
