@@ -15,6 +15,7 @@ from app.domain.events import (
     AccessChanged,
     AccessDecided,
     BarrierStateChanged,
+    BillChanged,
     BindingChanged,
     CameraHealthChanged,
     ChargerBooted,
@@ -59,6 +60,7 @@ class CoreBridge(QObject):
     bindingChanged = Signal(object)  # BindingChanged: a plate bound to / freed from a bay
     # ChargingFinished / ChargingResumed / IdleEnded: a car fully charged, idling, gone.
     idleChanged = Signal(object)
+    billChanged = Signal(object)  # BillChanged: a stay's bill was recomputed, paid, waived
     # Every event, for logs and lists. Shadows QObject.event() by name: PySide6 only
     # dispatches virtuals to Python methods, so Qt's own event handling is untouched.
     event = Signal(object)
@@ -99,4 +101,6 @@ class CoreBridge(QObject):
             self.bindingChanged.emit(ev)
         elif isinstance(ev, ChargingFinished | ChargingResumed | IdleEnded):
             self.idleChanged.emit(ev)
+        elif isinstance(ev, BillChanged):
+            self.billChanged.emit(ev)
         self.event.emit(ev)

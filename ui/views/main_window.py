@@ -27,6 +27,7 @@ from ui.theme import app_icon, icon
 from ui.views.access_actions import make_table
 from ui.views.access_view import AccessView
 from ui.views.bay_map import BayMapView, LegendBar
+from ui.views.bills_view import BillsView
 from ui.views.binding_queue import BindingQueueView
 from ui.views.camera_wall import CameraWall
 from ui.views.charger_panel import ChargerPanel
@@ -61,6 +62,9 @@ class MainWindow(QMainWindow):
         # The binding queue only when the core runs a BindingService.
         self.binding_view = (BindingQueueView(core, bridge, self)
                              if getattr(core, "binding", None) is not None else None)
+        # The Bills tab only when the core runs a BillingService.
+        self.bills_view = (BillsView(core, bridge, self)
+                           if getattr(core, "billing", None) is not None else None)
         self._build_central()
         self._build_docks()
         self._build_menus()
@@ -140,6 +144,11 @@ class MainWindow(QMainWindow):
             self.binding_view.countChanged.connect(self._binding_count)
             self.binding_view.showCamera.connect(self.show_cameras)
             self._binding_count(len(self.binding_view.model.issues))
+        self.bills_dock = None
+        if self.bills_view is not None:
+            self.bills_dock = self._dock("Bills", self.bills_view)
+            self.tabifyDockWidget(last, self.bills_dock)
+            last = self.bills_dock
         self.tabifyDockWidget(last, self.charger_panel_dock)
         self.charger_panel_dock.hide()
         self.setTabPosition(Qt.DockWidgetArea.RightDockWidgetArea, QTabWidget.TabPosition.North)
