@@ -81,6 +81,7 @@ class BillingStore(Protocol):
     async def bill_by_id(self, bill_id: int) -> dict[str, Any] | None: ...
     async def add_payment(self, values: dict[str, Any]) -> int: ...
     async def add_adjustment(self, values: dict[str, Any]) -> int: ...
+    async def recent_bills(self, limit: int = 200) -> list[dict[str, Any]]: ...
 
 
 class _Bus(Protocol):
@@ -378,6 +379,11 @@ class BillingService:
         if owed is None or owed <= 0:
             return None
         return f"unpaid bill: {owed / 100:.2f} {known.record.currency} due"
+
+    async def recent_bills(self, limit: int = 200) -> list[dict[str, Any]]:
+        """Summaries of the newest stored bills (id, parking_session_id, plate, opened_at,
+        closed_at, total, paid, status, currency): closed stays, also after a restart."""
+        return await self._store.recent_bills(limit)
 
     def known_bill(self, parking_session_id: int) -> BillRecord | None:
         known = self._known.get(parking_session_id)

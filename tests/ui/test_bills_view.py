@@ -110,6 +110,15 @@ def test_bill_payment_waiver_and_receipt(qapp, themed, tmp_path):
             assert sid in view.stay_ids()
             row = view.stay_ids().index(sid)
             assert view.stay_table.item(row, 2).text() in ("paid", "due")
+            # A console opened later (or after a restart) lists the closed stay's bill.
+            later = BillsView(core, bridge, actor="supervisor")
+            try:
+                await wait_for(lambda: sid in later.stay_ids(), 10)
+                row = later.stay_ids().index(sid)
+                assert later.stay_table.item(row, 2).text() in ("paid", "due")
+            finally:
+                later.close()
+                later.deleteLater()
         finally:
             bridge.close()
             await core.stop()

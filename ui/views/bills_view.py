@@ -10,6 +10,7 @@ Dialogs are shown with open(), never exec(); service calls run as tasks on the l
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -127,6 +128,30 @@ class BillsView(QWidget):
         bridge.gateEvent.connect(self._on_gate_event)
         self.refresh_stays()
         self._show(None)
+        self._history: asyncio.Task | None = None
+        if hasattr(self._billing, "recent_bills"):
+            # Built outside the qasync loop (some tests): open stays only.
+            with contextlib.suppress(RuntimeError):
+                self._history = asyncio.get_running_loop().create_task(self._load_recent())
+
+    async def _load_recent(self) -> None:
+        """Closed stays' bills from the database: the list survives a restart."""
+        try:
+            rows = await self._billing.recent_bills(200)
+        except Exception as exc:
+            log.warning("earlier bills not loaded: %s", exc)
+            return
+        if not shiboken6.isValid(self):
+            return
+        for r in rows:
+            row = self._stays.setdefault(int(r["parking_session_id"]), {})
+            row.setdefault("open", False)
+            row.setdefault("plate", r["plate"])
+            row.setdefault("entry", r["opened_at"])
+            row.setdefault("status", r["status"])
+            row.setdefault("total", r["total"])
+            row.setdefault("currency", r["currency"])
+        self._fill_stays()
 
     # -- the list of stays ------------------------------------------------------------
 

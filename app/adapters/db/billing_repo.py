@@ -210,6 +210,15 @@ def insert_adjustment(conn: Connection, values: dict[str, Any]) -> int:
                .inserted_primary_key[0])
 
 
+def load_recent_bills(conn: Connection, limit: int = 200) -> list[dict[str, Any]]:
+    """The newest bills, summary columns only (the Bills tab's list after a restart)."""
+    b = t.bills
+    query = (select(b.c.id, b.c.parking_session_id, b.c.plate, b.c.opened_at, b.c.closed_at,
+                    b.c.total, b.c.paid, b.c.status, b.c.currency)
+             .where(b.c.parking_session_id.is_not(None)).order_by(b.c.id.desc()).limit(limit))
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
 class SqlBillingStore:
     """BillingStore (app.services.billing) through the DbWriter; every call is awaited."""
 
@@ -243,3 +252,6 @@ class SqlBillingStore:
 
     async def add_adjustment(self, values: dict[str, Any]) -> int:
         return await self._writer.run(lambda conn: insert_adjustment(conn, values))
+
+    async def recent_bills(self, limit: int = 200) -> list[dict[str, Any]]:
+        return await self._writer.run(lambda conn: load_recent_bills(conn, limit))
