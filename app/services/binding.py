@@ -70,6 +70,7 @@ from app.domain.events import (
     TransactionStarted,
 )
 from app.domain.site import Bay, Site
+from app.services.bus import handed_to_loop
 from app.services.ports import Audit, Clock
 
 log = logging.getLogger(__name__)
@@ -305,16 +306,7 @@ class BindingService:
     # -- the bus handlers -----------------------------------------------------------------
 
     def _elsewhere(self, handler: Callable[[Any], None], event: Event) -> bool:
-        """An event published off the loop thread is handed to the loop. True when it was."""
-        loop = self._loop
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if loop is None or running is loop:
-            return False
-        loop.call_soon_threadsafe(handler, event)
-        return True
+        return handed_to_loop(self._loop, handler, event)
 
     def _on_read(self, event: PlateRead) -> None:
         if event.camera_id not in self._locator.bays_of:

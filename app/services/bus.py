@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -39,3 +40,17 @@ class EventBus:
                 handler(event)
             except Exception:
                 log.exception("event subscriber %r failed on %r", handler, event)
+
+
+def handed_to_loop(loop: asyncio.AbstractEventLoop | None, handler: Callable[[Any], None],
+                   event: Any) -> bool:
+    """An event published off the loop thread (a camera's, the recognizer's) is handed to
+    the services' loop, where their state lives. True when it was: the caller returns."""
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if loop is None or running is loop:
+        return False
+    loop.call_soon_threadsafe(handler, event)
+    return True

@@ -50,6 +50,7 @@ from app.domain.events import (
     VehiclePresenceChanged,
 )
 from app.domain.site import Lane, LaneDirection, Site
+from app.services.bus import handed_to_loop
 from app.services.ports import Audit, Barrier, Clock
 
 log = logging.getLogger(__name__)
@@ -313,17 +314,7 @@ class GateService:
             self._fail("gate_read_failed", lane.id, event.uid, exc)
 
     def _elsewhere(self, handler: Callable[[Any], None], event: Event) -> bool:
-        """A read published off the loop thread is handed to the loop (decisions, sessions
-        and tasks live there). True when it was."""
-        loop = self._loop
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if loop is None or running is loop:
-            return False
-        loop.call_soon_threadsafe(handler, event)
-        return True
+        return handed_to_loop(self._loop, handler, event)
 
     def _plate_read(self, lane: Lane, event: PlateRead) -> None:
         key = credential_key(CredentialKind.PLATE, event.plate)
