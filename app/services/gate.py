@@ -707,6 +707,16 @@ class GateService:
                 self._leave(session, lane, CLOSED_ATTENDANT)
         return message
 
+    def retry_pending(self, lane_id: str) -> Decision | None:
+        """Decide the car waiting at the lane's prompt again (its bill was just paid at the
+        booth): it goes through when nothing stops it now; else the prompt stays."""
+        prompt = self._pending.get(lane_id)
+        if prompt is None:
+            return None
+        lane = self._lane(lane_id)
+        return self._decide(lane, prompt.kind, prompt.value,
+                            credential_key(prompt.kind, prompt.value))
+
     def deny_pending(self, lane_id: str, actor: str, reason: str) -> bool:
         """Refuse the car at the lane's prompt (audited). False when nothing was waiting."""
         reason = (reason or "").strip()

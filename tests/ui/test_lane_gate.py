@@ -76,3 +76,55 @@ def test_reads_prompts_and_resets_on_the_lane_cards(qapp, themed, tmp_path):
     actions = [r[0] for r in db.execute("SELECT action FROM audit_log ORDER BY id")]
     db.close()
     assert "barrier_manual_raise" in actions and "gate_apb_reset" in actions
+
+
+def test_an_unpaid_exit_is_paid_at_the_booth_and_the_barrier_opens(qapp, themed, tmp_path):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from app.adapters.db import tables as t
+    from app.domain.timeutil import utc_now
+
+    settings = loopback_settings(tmp_path)
+
+    async def scenario():
+        core = await build_core(settings)  # demo: the default tariff is seeded
+        await core.start()
+        bridge = CoreBridge(core)
+        panel = LanePanel(core, bridge, actor="booth")
+        panel.resize(560, 700)
+        core.gate.passed_s = core.gate.dedup_s = 0
+        exit_ = panel.card("LANE-OUT")
+        try:
+            core.bus.publish(PlateRead(at=utc_now(), camera_id="CAM-ENTRY", plate="ZZ-123-Q",
+                                       confidence=0.97))
+            await wait_for(lambda: (s := core.gate.session_of("ZZ123Q")) is not None
+                           and s.id > 0)
+            sid = core.gate.session_of("ZZ123Q").id
+            await core.gate._store._writer.run(lambda conn: conn.execute(
+                update(t.parking_sessions).where(t.parking_sessions.c.id == sid)
+                .values(entry_at=utc_now() - timedelta(hours=2))))
+            await core.billing.bill(sid)  # priced from the (backdated) entry
+            pulses = core.barriers["BAR-EXIT"].pulses
+            core.bus.publish(PlateRead(at=utc_now(), camera_id="CAM-EXIT", plate="ZZ-123-Q",
+                                       confidence=0.97))
+            await wait_for(lambda: "unpaid bill" in exit_.prompt_text())
+            assert exit_.pay_button.isVisibleTo(exit_)
+            panel.take_payment("LANE-OUT")
+            await wait_for(lambda: panel.dialog is not None
+                           and panel.dialog.objectName() == "lanePaymentDialog")
+            dialog = panel.dialog
+            assert dialog.amount() > 0  # prefilled with what is owed
+            dialog.accept()
+            await wait_for(lambda: core.gate.session_of("ZZ123Q") is None
+                           and not panel.in_flight(), 10)
+            await wait_for(lambda: core.barriers["BAR-EXIT"].pulses == pulses + 1)
+            assert "barrier opened" in exit_.result_text() and exit_.prompt_text() == ""
+        finally:
+            bridge.close()
+            await core.stop()
+            panel.close()
+            panel.deleteLater()
+
+    run_on_qasync(qapp, scenario())

@@ -683,3 +683,21 @@ async def test_an_unpaid_bill_keeps_the_exit_closed_until_the_attendant_lets_it_
     read(bus, clock, "HT007B", camera="CAM-OUT")
     await settle()
     assert gate.pending("OUT") is None and gate.open_sessions() == ()
+
+
+async def test_paid_at_the_booth_the_waiting_car_goes_through(gate, bus, clock, barriers):
+    owed = {"reason": "unpaid bill: 4.50 EUR due"}
+    gate.exit_check = lambda session_id: owed["reason"]
+    read(bus, clock, "GX512K")
+    await settle()
+    clock.advance(3600)
+    read(bus, clock, "GX512K", camera="CAM-OUT")
+    await settle()
+    assert gate.pending("OUT").status == "Unpaid"
+    assert gate.retry_pending("OUT").allowed is True  # still owed: it stays held...
+    assert gate.pending("OUT") is not None and not barriers["BAR-OUT"].reasons
+    owed["reason"] = None  # ...paid at the booth
+    assert gate.retry_pending("OUT").allowed
+    await settle()
+    assert gate.pending("OUT") is None and len(barriers["BAR-OUT"].reasons) == 1
+    assert gate.open_sessions() == ()

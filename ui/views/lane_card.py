@@ -153,7 +153,12 @@ class LaneCard(QFrame):
                                      "is audited)")
         self.refuse_button = QPushButton("Refuse…", box)
         self.refuse_button.setObjectName("refuseButton")
+        # An unpaid bill at the exit: the attendant takes the payment at the booth.
+        self.pay_button = QPushButton("Take payment…", box)
+        self.pay_button.setObjectName("payButton")
+        self.pay_button.setVisible(False)
         row.addWidget(self.prompt_label, 1)
+        row.addWidget(self.pay_button)
         row.addWidget(self.allow_button)
         row.addWidget(self.refuse_button)
         box.setVisible(False)
@@ -201,6 +206,7 @@ class LaneCard(QFrame):
         self.apb_button.setVisible(status == "AntiPassback")
 
     def set_prompt(self, prompt: Any | None) -> None:
+        self.pay_button.setVisible(prompt is not None and prompt.status == "Unpaid")
         if prompt is None:
             self.prompt_frame.setVisible(False)
             return

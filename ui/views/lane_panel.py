@@ -55,6 +55,7 @@ class LanePanel(QWidget):
         self.setObjectName("lanePanel")
         self._lanes = getattr(core, "lanes", None)
         self._gate = getattr(core, "gate", None)
+        self._billing = getattr(core, "billing", None)
         self._zones = {z.id: z.name for z in getattr(core.site, "zones", ())}
         self.actor = actor or actor_name()
         self.cards: dict[str, LaneCard] = {}
@@ -87,6 +88,8 @@ class LanePanel(QWidget):
                 lambda _checked=False, lid=lane.id: self.ask_refuse(lid))
             card.apb_button.clicked.connect(
                 lambda _checked=False, lid=lane.id: self.ask_apb_reset(lid))
+            card.pay_button.clicked.connect(
+                lambda _checked=False, lid=lane.id: self.take_payment(lid))
             self.cards[lane.id] = card
             layout.addWidget(card)
             self._refresh(lane.id)
@@ -207,6 +210,36 @@ class LanePanel(QWidget):
             APB_REASONS, "Reset", self, value_label="Plate or card:", value=card.last_value)
         dialog.setObjectName("apbDialog")
         return self._dialog(dialog, lambda d: self._apb_reset(lane_id, d.value(), d.reason()))
+
+    def take_payment(self, lane_id: str) -> None:
+        """The car at the exit owes its bill: fix the bill now, ask how it is paid, record
+        the payment, and decide the waiting car again (it goes through when paid)."""
+        prompt = self._gate.pending(lane_id) if self._gate is not None else None
+        session = self._gate.session_of(prompt.value) if prompt is not None else None
+        if self._billing is None or session is None or lane_id in self._busy:
+            return
+        self._schedule(lane_id, "Fixing the bill…", self._settle_then_ask(lane_id, session.id),
+                       self.actionFinished)
+
+    async def _settle_then_ask(self, lane_id: str, session_id: int) -> tuple[str, bool]:
+        from ui.dialogs.payment import PaymentDialog
+
+        record = await self._billing.settle(session_id)
+        dialog = PaymentDialog(record, self)
+        dialog.setObjectName("lanePaymentDialog")
+        self._dialog(dialog, lambda d: self._schedule(
+            lane_id, "Recording the payment…",
+            self._pay(lane_id, record, d.method(), d.reference(), d.amount()),
+            self.actionFinished))
+        return f"Bill {record.total / 100:.2f} {record.currency}: waiting for payment", True
+
+    async def _pay(self, lane_id: str, record: Any, method: str, reference: str,
+                   amount: int) -> tuple[str, bool]:
+        await self._billing.pay(self.actor, record.id, method, reference, amount)
+        self._gate.retry_pending(lane_id)
+        through = self._gate.pending(lane_id) is None
+        paid = f"{amount / 100:.2f} {record.currency} paid ({method})"
+        return (f"{paid}; barrier opened" if through else f"{paid}; still owed"), through
 
     def _schedule(self, lane_id: str, pending: str, work: Awaitable[tuple[str, bool]],
                   done: Any) -> None:
