@@ -111,6 +111,7 @@ def test_an_unpaid_exit_is_paid_at_the_booth_and_the_barrier_opens(qapp, themed,
                                        confidence=0.97))
             await wait_for(lambda: "unpaid bill" in exit_.prompt_text())
             assert exit_.pay_button.isVisibleTo(exit_)
+            assert "Unpaid: held for payment" in exit_.decision_label.text()
             panel.take_payment("LANE-OUT")
             await wait_for(lambda: panel.dialog is not None
                            and panel.dialog.objectName() == "lanePaymentDialog")

@@ -199,7 +199,7 @@ class LaneCard(QFrame):
         note = f" · ⚠ {violation}" if violation else ""
         text = f"{local_time(at)}  {value} → {status}: {reason}{who}{note}"
         color = OK_COLOR if status == "Accepted" else (
-            WARN_COLOR if status == "AskAttendant" else FAIL_COLOR)
+            WARN_COLOR if status in ("AskAttendant", "Unpaid") else FAIL_COLOR)
         self.decision_label.setText(text)
         self.decision_label.setToolTip(text)
         self.decision_label.setStyleSheet(f"border: none; color: {color}; font-weight: 600;")

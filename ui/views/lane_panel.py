@@ -115,7 +115,12 @@ class LanePanel(QWidget):
         inside, capacity = self._gate.occupancy(card.zone_id)
         card.set_info(self._zones.get(card.zone_id, card.zone_id), inside, capacity,
                       self._gate.lane_full(lane_id), self._gate.vehicle_present(lane_id))
-        card.set_prompt(self._gate.pending(lane_id))
+        prompt = self._gate.pending(lane_id)
+        card.set_prompt(prompt)
+        if prompt is not None and prompt.status == "Unpaid":
+            # Access said yes, the bill says not yet: the line must not read "Accepted".
+            card.set_decision(prompt.since, prompt.value, "Unpaid", "held for payment",
+                              prompt.account_name)
         busy = lane_id in self._busy
         card.allow_button.setEnabled(not busy)
         card.refuse_button.setEnabled(not busy)
