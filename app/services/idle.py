@@ -23,6 +23,7 @@ from app.domain.events import (
     TransactionEnded,
     TransactionStarted,
 )
+from app.domain.transactions import clock_is_plausible
 from app.services.bus import EventBus
 from app.services.ports import Clock
 
@@ -90,7 +91,13 @@ class IdleWatcher:
         if watch is None:
             return
         if event.status in (S.SUSPENDED_EV, S.FINISHING):
-            self._finish(key, watch, event.at, event.status.value)
+            # A status from the charger's offline queue arrives late: its own time says
+            # when the car stopped taking energy (when that clock is believable).
+            at = event.at
+            if (event.charger_time is not None and event.charger_time <= event.at
+                    and clock_is_plausible(event.charger_time, event.at)):
+                at = event.charger_time
+            self._finish(key, watch, at, event.status.value)
         elif event.status is S.CHARGING:
             watch.charging = True
             watch.rose_at = event.at

@@ -96,3 +96,14 @@ def test_a_transaction_that_ends_while_charging_finishes_there():
                                    transaction_id=7, energy_wh=20000, reason="Remote"))
     [done] = w.of(ChargingFinished)
     assert done.reason == "transaction ended"
+
+
+def test_a_late_status_uses_the_chargers_own_time_when_believable():
+    w = World()
+    w.start()
+    w.status(1, S.CHARGING, S.PREPARING)
+    w.bus.publish(ConnectorStatusChanged(at=w.at(90), charger_id="CP-1", connector_id=1,
+                                         status=S.SUSPENDED_EV, previous=S.CHARGING,
+                                         charger_time=w.at(60)))
+    [done] = w.of(ChargingFinished)
+    assert done.at == w.at(60)  # queued while offline: it stopped at 60, not 90
