@@ -34,6 +34,7 @@ from app.domain.events import (
     TransactionEnded,
     TransactionStarted,
     VehiclePresenceChanged,
+    ViolationChanged,
 )
 
 _CHARGER_EVENTS = (ChargerConnected, ChargerDisconnected, ChargerBooted, HeartbeatReceived,
@@ -61,6 +62,7 @@ class CoreBridge(QObject):
     # ChargingFinished / ChargingResumed / IdleEnded: a car fully charged, idling, gone.
     idleChanged = Signal(object)
     billChanged = Signal(object)  # BillChanged: a stay's bill was recomputed, paid, waived
+    violationChanged = Signal(object)  # ViolationChanged: recorded, waived or adjusted
     # Every event, for logs and lists. Shadows QObject.event() by name: PySide6 only
     # dispatches virtuals to Python methods, so Qt's own event handling is untouched.
     event = Signal(object)
@@ -103,4 +105,6 @@ class CoreBridge(QObject):
             self.idleChanged.emit(ev)
         elif isinstance(ev, BillChanged):
             self.billChanged.emit(ev)
+        elif isinstance(ev, ViolationChanged):
+            self.violationChanged.emit(ev)
         self.event.emit(ev)

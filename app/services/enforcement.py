@@ -174,6 +174,11 @@ class EnforcementService:
     def _offences(self, plate: str, account_id: int | None) -> list[Violation]:
         return [v for v in self._recent.values() if v.of(plate, account_id)]
 
+    async def recent(self, limit: int = 200) -> list[Violation]:
+        """The violations of the ladder's window, newest first (the Violations tab)."""
+        rows = await self._store.since(self.ladder.since(self._clock()))
+        return sorted(rows, key=lambda v: v.at, reverse=True)[:limit]
+
     def offender_level(self, plate: str) -> OffenderLevel:
         """Offences of this plate (and its account) in the ladder window, the last step."""
         plate = normalize_plate(plate)

@@ -18,6 +18,7 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -34,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from app.domain.events import ParkingSessionChanged
 from ui.dialogs.payment import PaymentDialog
+from ui.dialogs.tariff_editor import TariffEditorDialog
 from ui.dialogs.waiver import WaiverDialog
 from ui.receipt import HAS_PRINT, local_time, money, print_receipt, quantity, save_pdf
 from ui.views.command_bar import actor_name
@@ -66,6 +68,7 @@ class BillsView(QWidget):
         self.record: Any = None  # the BillRecord shown
         self._tasks: set[asyncio.Task] = set()
         self.dialog: Any = None  # the last dialog opened (tests drive it)
+        self.tariff_editor: TariffEditorDialog | None = None
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -108,8 +111,10 @@ class BillsView(QWidget):
         self.pdf_button = QPushButton("Save PDF…", detail)
         self.print_button = QPushButton("Print…", detail)
         self.print_button.setVisible(HAS_PRINT)
+        self.tariffs_button = QPushButton("Tariffs…", detail)
+        self.tariffs_button.setToolTip("Supervisor: edit tariffs with a bill preview")
         for i, button in enumerate((self.pay_button, self.waive_button, self.pdf_button,
-                                    self.print_button)):
+                                    self.print_button, self.tariffs_button)):
             buttons.addWidget(button, i // 2, i % 2)
         buttons.setColumnStretch(2, 1)
         dl.addLayout(buttons)
@@ -124,6 +129,7 @@ class BillsView(QWidget):
         self.waive_button.clicked.connect(self.ask_waiver)
         self.pdf_button.clicked.connect(self.ask_save_pdf)
         self.print_button.clicked.connect(self.print_bill)
+        self.tariffs_button.clicked.connect(self.open_tariffs)
         bridge.billChanged.connect(self._on_bill_changed)
         bridge.gateEvent.connect(self._on_gate_event)
         self.refresh_stays()
@@ -348,6 +354,21 @@ class BillsView(QWidget):
             return None
         self.dialog = print_receipt(self.record, self, self._site_name())
         return self.dialog
+
+    def open_tariffs(self) -> TariffEditorDialog:
+        """The tariff editor, non-modal (bills stay usable); one at a time."""
+        editor = getattr(self, "tariff_editor", None)
+        if editor is not None and shiboken6.isValid(editor) and editor.isVisible():
+            if QGuiApplication.platformName() not in ("offscreen", "minimal"):
+                editor.raise_()  # those plugins warn "does not support raise()"
+                editor.activateWindow()
+            return editor
+        editor = TariffEditorDialog(self._core, self, actor=self.actor)
+        editor.setWindowModality(Qt.WindowModality.NonModal)
+        editor.finished.connect(editor.deleteLater)
+        self.tariff_editor = editor
+        editor.show()  # open() would make it window-modal over the console
+        return editor
 
     def in_flight(self) -> bool:
         return any(not t.done() for t in self._tasks)

@@ -193,11 +193,12 @@ class LaneCard(QFrame):
                                    + ("; visitors are refused while it is full" if full else ""))
 
     def set_decision(self, at: datetime | None, value: str, status: str, reason: str,
-                     account: str, violation: str = "") -> None:
+                     account: str, violation: str = "", offender: int = 0) -> None:
         self.last_status, self.last_value = status, value
         who = f" · {account}" if account else ""
         note = f" · ⚠ {violation}" if violation else ""
-        text = f"{local_time(at)}  {value} → {status}: {reason}{who}{note}"
+        repeat = f" · ⚠ repeat offender ({offender})" if offender >= 2 else ""
+        text = f"{local_time(at)}  {value} → {status}: {reason}{who}{note}{repeat}"
         color = OK_COLOR if status == "Accepted" else (
             WARN_COLOR if status in ("AskAttendant", "Unpaid") else FAIL_COLOR)
         self.decision_label.setText(text)

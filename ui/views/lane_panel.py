@@ -32,6 +32,7 @@ from ui.views.lane_card import (
     pill_text,
 )
 from ui.views.scroll_body import scroll_body
+from ui.views.violations_view import repeat_offender
 
 __all__ = ["LaneCard", "LanePanel", "pill_style", "pill_text"]
 
@@ -56,6 +57,7 @@ class LanePanel(QWidget):
         self._lanes = getattr(core, "lanes", None)
         self._gate = getattr(core, "gate", None)
         self._billing = getattr(core, "billing", None)
+        self._core = core  # the offender badge: core.enforcement, when it runs
         self._zones = {z.id: z.name for z in getattr(core.site, "zones", ())}
         self.actor = actor or actor_name()
         self.cards: dict[str, LaneCard] = {}
@@ -148,7 +150,9 @@ class LanePanel(QWidget):
         card = self.cards.get(event.place) if event.point == "gate" else None
         if card is not None:
             card.set_decision(event.at, event.value, event.status, event.reason,
-                              event.account_name, event.violation)
+                              event.account_name, event.violation,
+                              repeat_offender(self._core, event.value)
+                              if event.kind == "plate" else 0)
 
     def showEvent(self, event: QShowEvent) -> None:
         # Barriers may have joined the core since the cards were built (demo start-up).

@@ -33,6 +33,7 @@ from ui.views.camera_wall import CameraWall
 from ui.views.charger_panel import ChargerPanel
 from ui.views.decisions_view import DecisionsView
 from ui.views.lane_panel import LanePanel
+from ui.views.violations_view import ViolationsView
 
 
 class MainWindow(QMainWindow):
@@ -65,6 +66,9 @@ class MainWindow(QMainWindow):
         # The Bills tab only when the core runs a BillingService.
         self.bills_view = (BillsView(core, bridge, self)
                            if getattr(core, "billing", None) is not None else None)
+        # The Violations tab only when the core runs an EnforcementService.
+        self.violations_view = (ViolationsView(core, bridge, self)
+                                if getattr(core, "enforcement", None) is not None else None)
         self._build_central()
         self._build_docks()
         self._build_menus()
@@ -149,6 +153,11 @@ class MainWindow(QMainWindow):
             self.bills_dock = self._dock("Bills", self.bills_view)
             self.tabifyDockWidget(last, self.bills_dock)
             last = self.bills_dock
+        self.violations_dock = None
+        if self.violations_view is not None:
+            self.violations_dock = self._dock("Violations", self.violations_view)
+            self.tabifyDockWidget(last, self.violations_dock)
+            last = self.violations_dock
         self.tabifyDockWidget(last, self.charger_panel_dock)
         self.charger_panel_dock.hide()
         self.setTabPosition(Qt.DockWidgetArea.RightDockWidgetArea, QTabWidget.TabPosition.North)
