@@ -4,7 +4,8 @@ and the attendant's / supervisor's actions: issue a fee, waive, adjust (all audi
 core.enforcement).
 
 Listed: the violations inside the ladder's window when the tab opens
-(EnforcementService.recent), then every ViolationChanged. Dialogs are shown with open(), never exec(); calls run as loop tasks.
+(EnforcementService.recent), then every ViolationChanged. Dialogs are shown with open(),
+never exec(); calls run as loop tasks.
 """
 
 from __future__ import annotations
