@@ -48,29 +48,32 @@ class ChangeRunner(QObject):
 
     def run(self, make: Callable[[], Awaitable[Any]], *,
             ok: Callable[[Any], None] | None = None,
-            fail: Callable[[str], None] | None = None) -> bool:
+            fail: Callable[[str], None] | None = None,
+            expected: tuple[type[Exception], ...] = (ValueError,)) -> bool:
+        """`expected`: the errors that carry a message for the user (not a bug)."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             if fail is not None:
                 fail("not saved: the console has no event loop")
             return False
-        task = loop.create_task(self._run(make, ok, fail))
+        task = loop.create_task(self._run(make, ok, fail, expected))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return True
 
     async def _run(self, make: Callable[[], Awaitable[Any]],
                    ok: Callable[[Any], None] | None,
-                   fail: Callable[[str], None] | None) -> None:
+                   fail: Callable[[str], None] | None,
+                   expected: tuple[type[Exception], ...]) -> None:
         try:
             result = await make()
-        except ValueError as exc:
+        except expected as exc:
             if shiboken6.isValid(self) and fail is not None:
                 fail(str(exc))
             return
         except Exception as exc:
-            log.exception("access change failed")
+            log.exception("console change failed")
             if shiboken6.isValid(self) and fail is not None:
                 fail(f"internal error: {type(exc).__name__}: {exc}")
             return

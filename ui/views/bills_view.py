@@ -38,6 +38,7 @@ from ui.dialogs.payment import PaymentDialog
 from ui.dialogs.tariff_editor import TariffEditorDialog
 from ui.dialogs.waiver import WaiverDialog
 from ui.receipt import HAS_PRINT, local_time, money, print_receipt, quantity, save_pdf
+from ui.views.access_actions import ChangeRunner
 from ui.views.command_bar import actor_name
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class BillsView(QWidget):
         self._stays: dict[int, dict[str, Any]] = {}  # session id -> row summary
         self._current: int | None = None
         self.record: Any = None  # the BillRecord shown
-        self._tasks: set[asyncio.Task] = set()
+        self.runner = ChangeRunner(self)
         self.dialog: Any = None  # the last dialog opened (tests drive it)
         self.tariff_editor: TariffEditorDialog | None = None
 
@@ -371,7 +372,7 @@ class BillsView(QWidget):
         return editor
 
     def in_flight(self) -> bool:
-        return any(not t.done() for t in self._tasks)
+        return self.runner.in_flight() > 0
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -399,27 +400,9 @@ class BillsView(QWidget):
         self.result_label.setStyleSheet(f"color: {OK_COLOR if ok else FAIL_COLOR};")
 
     def _schedule(self, work: Awaitable[Any], done: Callable[[Any], None]) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
+        """Run a service call on the loop; its result goes to `done`, a refusal (ValueError,
+        KeyError: a message for the user) to the result line."""
+        started = self.runner.run(lambda: work, ok=done, expected=(ValueError, KeyError),
+                                  fail=lambda m: self._result(f"✗ Not done: {m}", False))
+        if not started:
             work.close()  # type: ignore[attr-defined]
-            self._result("✗ Not done (no event loop)", False)
-            return
-        task = loop.create_task(self._run(work, done))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _run(self, work: Awaitable[Any], done: Callable[[Any], None]) -> None:
-        try:
-            result = await work
-        except (ValueError, KeyError) as exc:  # FieldError is a ValueError
-            if shiboken6.isValid(self):
-                self._result(f"✗ Not done: {exc}", False)
-            return
-        except Exception as exc:  # the bill cannot be computed (no tariff, ...)
-            log.warning("bills: %s: %s", type(exc).__name__, exc)
-            if shiboken6.isValid(self):
-                self._result(f"✗ Not done: {type(exc).__name__}: {exc}", False)
-            return
-        if shiboken6.isValid(self):
-            done(result)

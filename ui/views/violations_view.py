@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 from ui.dialogs.fee import FeeDialog
 from ui.dialogs.violation_edit import ViolationEditDialog
 from ui.receipt import local_time, money
+from ui.views.access_actions import ChangeRunner
 from ui.views.command_bar import actor_name
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,8 @@ class ViolationsView(QWidget):
         self._data_dir = Path(getattr(getattr(core, "settings", None), "data_dir", ".") or ".")
         self.violations: dict[int, Any] = {}
         self._current: int | None = None
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task] = set()  # the first load
+        self.runner = ChangeRunner(self)
         self.dialog: Any = None  # the last dialog opened (tests drive it)
 
         layout = QVBoxLayout(self)
@@ -438,7 +440,7 @@ class ViolationsView(QWidget):
         return self._open(dialog, apply)
 
     def in_flight(self) -> bool:
-        return any(not t.done() for t in self._tasks)
+        return self.runner.in_flight() > 0 or any(not t.done() for t in self._tasks)
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -461,27 +463,9 @@ class ViolationsView(QWidget):
         self.result_label.setStyleSheet(f"color: {OK_COLOR if ok else FAIL_COLOR};")
 
     def _schedule(self, work: Awaitable[Any], done: Callable[[Any], None]) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
+        """Run a service call on the loop; its result goes to `done`, a refusal (ValueError,
+        KeyError: a message for the user) to the result line."""
+        started = self.runner.run(lambda: work, ok=done, expected=(ValueError, KeyError),
+                                  fail=lambda m: self._result(f"✗ Not done: {m}", False))
+        if not started:
             work.close()  # type: ignore[attr-defined]
-            self._result("✗ Not done (no event loop)", False)
-            return
-        task = loop.create_task(self._run(work, done))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _run(self, work: Awaitable[Any], done: Callable[[Any], None]) -> None:
-        try:
-            result = await work
-        except (ValueError, KeyError) as exc:
-            if shiboken6.isValid(self):
-                self._result(f"✗ Not done: {exc}", False)
-            return
-        except Exception as exc:
-            log.warning("violations: %s: %s", type(exc).__name__, exc)
-            if shiboken6.isValid(self):
-                self._result(f"✗ Not done: {type(exc).__name__}: {exc}", False)
-            return
-        if shiboken6.isValid(self):
-            done(result)
