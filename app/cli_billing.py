@@ -154,17 +154,9 @@ def bill_rows(conn: Any, since: Any = None) -> list[dict[str, Any]]:
 
 def write_bills(rows: list[dict[str, Any]], fmt: str, out: Any, *,
                 lineterminator: str = "\r\n") -> None:
-    import csv
+    from app.cli_chargers import write_rows
 
-    from app.cli_chargers import _csv_cell
-
-    if fmt == "json":
-        out.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
-        return
-    writer = csv.writer(out, lineterminator=lineterminator)
-    writer.writerow(BILL_COLUMNS)
-    for row in rows:
-        writer.writerow([_csv_cell(row[k]) for k in BILL_COLUMNS])
+    write_rows(rows, BILL_COLUMNS, fmt, out, lineterminator=lineterminator)
 
 
 def export_bills(settings: Settings, fmt: str = "csv", *, since: Any = None,

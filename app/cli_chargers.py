@@ -14,7 +14,7 @@ import io
 import json
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -276,15 +276,21 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
-def write_transactions(rows: list[dict[str, Any]], fmt: str, out: TextIO, *,
-                       lineterminator: str = "\r\n") -> None:
+def write_rows(rows: list[dict[str, Any]], columns: Sequence[str], fmt: str, out: TextIO,
+               *, lineterminator: str = "\r\n") -> None:
+    """An export as JSON (a list of objects) or CSV (`columns`, formula-safe cells)."""
     if fmt == "json":
         out.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
         return
     writer = csv.writer(out, lineterminator=lineterminator)
-    writer.writerow(EXPORT_COLUMNS)
+    writer.writerow(columns)
     for row in rows:
-        writer.writerow([_csv_cell(row[k]) for k in EXPORT_COLUMNS])
+        writer.writerow([_csv_cell(row[k]) for k in columns])
+
+
+def write_transactions(rows: list[dict[str, Any]], fmt: str, out: TextIO, *,
+                       lineterminator: str = "\r\n") -> None:
+    write_rows(rows, EXPORT_COLUMNS, fmt, out, lineterminator=lineterminator)
 
 
 def export_transactions(settings: Settings, fmt: str = "csv", *,
