@@ -127,6 +127,7 @@ async def build_core(settings: Settings) -> Core:
     core = Core(settings=settings, bus=bus, site=site, charging=charging,
                 transactions=transactions)
     core.audit = audit
+    core.writer = writer
     core.access = access
     event_logger = EventLogger(bus)
     frames = FrameLog(settings.frames_dir, retention_days=settings.frame_retention_days)

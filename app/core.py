@@ -60,6 +60,9 @@ class Core:
     # The built-in plate recognizer's worker thread (app.services.recognition).
     recognition: Any = None
     push_server: Any = None
+    # The database writer thread (app.adapters.db.writer.DbWriter): tests and tools that
+    # need the core's own connection.
+    writer: Any = None
     version: str = __version__
     _started: list[str] = field(default_factory=list)
 

@@ -17,11 +17,11 @@ from sqlalchemy import create_engine, select, update
 from app import cli_billing, cli_chargers
 from app.adapters.db import tables as t
 from app.adapters.db.audit_repo import load_audit
-from app.adapters.db.billing_repo import SqlBillingStore, seed_default_tariff
+from app.adapters.db.billing_repo import seed_default_tariff
 from app.cli import build_parser, settings_from_args
 from app.domain.events import BillChanged, PlateRead
 from app.domain.timeutil import utc_now
-from app.services.billing import AUDIT_ADJUST, AUDIT_PAYMENT, BillingService
+from app.services.billing import AUDIT_ADJUST, AUDIT_PAYMENT
 from tests.helpers.raw_client import RawCharger
 from tests.helpers.waiting import wait_for
 
@@ -45,29 +45,17 @@ def rows(settings, table, *where) -> list:
 
 
 def writer_of(core):
-    """The core's database writer (bootstrap does not hand it out yet)."""
-    return core.gate._store._writer
+    return core.writer
 
 
 @pytest.fixture
 async def billing(core):
-    writer = writer_of(core)
-    await writer.run(lambda conn: seed_default_tariff(conn, utc_now()))
+    """The core's BillingService with the demo tariff; binding with a short tick."""
+    await core.writer.run(lambda conn: seed_default_tariff(conn, utc_now()))
     binding = core.binding
     binding.window_s, binding.ice_grace_s, binding.tick_s = 120.0, 600.0, 0.05
-    wired = getattr(core, "billing", None)
-    if wired is not None:
-        await wired.reload_tariffs()
-        yield wired
-        return
-    service = BillingService(core.site, SqlBillingStore(writer), core.bus, utc_now, core.audit,
-                             access=core.access, gate=core.gate,
-                             transactions=core.transactions, binding=binding)
-    await service.start()
-    try:
-        yield service
-    finally:
-        await service.stop()
+    await core.billing.reload_tariffs()
+    return core.billing
 
 
 @pytest.fixture

@@ -12,8 +12,6 @@ from sqlalchemy import create_engine, select
 
 from app.adapters.db import tables as t
 from app.adapters.db.audit_repo import load_audit
-from app.adapters.db.binding_repo import SqlBindingStore
-from app.adapters.db.database import close_database, open_database
 from app.domain.binding import BayLocator
 from app.domain.events import (
     BayOccupancyChanged,
@@ -22,7 +20,7 @@ from app.domain.events import (
     PlateRead,
 )
 from app.domain.timeutil import utc_now
-from app.services.binding import AUDIT_REBIND, BindingService
+from app.services.binding import AUDIT_REBIND
 from tests.helpers.raw_client import RawCharger
 from tests.helpers.waiting import wait_for
 
@@ -47,25 +45,12 @@ def rows(settings, table, *where) -> list:
 
 
 @pytest.fixture
-async def binding(core, settings):
-    """The core's BindingService once bootstrap wires it; until then one of our own on the
-    same database (a second connection, as another console would have)."""
-    wired = getattr(core, "binding", None)
-    if wired is not None:
-        wired.window_s, wired.ice_grace_s, wired.tick_s = 120.0, 600.0, 0.05
-        await asyncio.sleep(1.1)  # its ticker picks up the short tick
-        yield wired
-        return
-    engine, writer = await open_database(settings.resolved_db_url)
-    service = BindingService(core.site, core.bus, utc_now, SqlBindingStore(writer),
-                             core.transactions, core.access, core.gate, core.audit,
-                             window_s=120.0, ice_grace_s=600.0, tick_s=0.05)
-    await service.start()
-    try:
-        yield service
-    finally:
-        await service.stop()
-        close_database(engine, writer)
+async def binding(core):
+    """The core's BindingService with a short window, grace and tick (a test of seconds)."""
+    wired = core.binding
+    wired.window_s, wired.ice_grace_s, wired.tick_s = 120.0, 600.0, 0.05
+    await asyncio.sleep(1.1)  # its ticker picks up the short tick
+    return wired
 
 
 @pytest.fixture

@@ -11,8 +11,6 @@ import pytest
 from sqlalchemy import create_engine, insert, select
 
 from app.adapters.db import tables as t
-from app.adapters.db.database import close_database, open_database
-from app.adapters.db.violation_repo import SqlViolationStore
 from app.domain.access import CredentialKind
 from app.domain.events import AccessDecided, BindingIssueChanged, PlateRead, ViolationChanged
 from app.domain.timeutil import utc_now
@@ -20,7 +18,6 @@ from app.services.enforcement import (
     AUDIT_ISSUE,
     AUDIT_WAIVE,
     SYSTEM_ACTOR,
-    EnforcementService,
 )
 from tests.helpers.waiting import wait_for
 
@@ -46,22 +43,8 @@ def seed(settings, table, *values: dict) -> None:
 
 
 @pytest.fixture
-async def enforcement(core, settings):
-    """The core's EnforcementService once bootstrap wires it; until then one of our own
-    on the same database (a second connection, as another console would have)."""
-    wired = getattr(core, "enforcement", None)
-    if wired is not None:
-        yield wired
-        return
-    engine, writer = await open_database(settings.resolved_db_url)
-    service = EnforcementService(core.site, SqlViolationStore(writer), core.bus, utc_now,
-                                 core.audit, access=core.access, gate=core.gate)
-    await service.start()
-    try:
-        yield service
-    finally:
-        await service.stop()
-        close_database(engine, writer)
+def enforcement(core):
+    return core.enforcement
 
 
 @pytest.fixture

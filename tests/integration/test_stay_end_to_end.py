@@ -34,7 +34,7 @@ def iso(moment) -> str:
 
 
 async def test_enter_charge_idle_fee_pay_exit(core):
-    writer = core.gate._store._writer
+    writer = core.writer
     core.gate.dedup_s = core.gate.passed_s = 0
     entry_pulses = core.barriers["BAR-ENTRY"].pulses
     exit_pulses = core.barriers["BAR-EXIT"].pulses

@@ -54,7 +54,7 @@ def test_bill_payment_waiver_and_receipt(qapp, themed, tmp_path):
                              .where(t.parking_sessions.c.id == sid)
                              .values(entry_at=utc_now() - timedelta(hours=3)))
 
-            await core.gate._store._writer.run(backdate)
+            await core.writer.run(backdate)
             await wait_for(lambda: sid in view.stay_ids(), 10)
 
             view.select_stay(sid)

@@ -102,7 +102,7 @@ def test_an_unpaid_exit_is_paid_at_the_booth_and_the_barrier_opens(qapp, themed,
             await wait_for(lambda: (s := core.gate.session_of("ZZ123Q")) is not None
                            and s.id > 0)
             sid = core.gate.session_of("ZZ123Q").id
-            await core.gate._store._writer.run(lambda conn: conn.execute(
+            await core.writer.run(lambda conn: conn.execute(
                 update(t.parking_sessions).where(t.parking_sessions.c.id == sid)
                 .values(entry_at=utc_now() - timedelta(hours=2))))
             await core.billing.bill(sid)  # priced from the (backdated) entry
