@@ -138,7 +138,8 @@ class AccessService:
             old = self.index
             data, stored_policy = await self._store.load()
             self.policy = self._policy_from(stored_policy)
-            self.index = AccessIndex(data)
+            # Indexing thousands of credentials takes a while: not on the loop thread.
+            self.index = await asyncio.to_thread(AccessIndex, data)
             if data.revision != old.data.revision:
                 log.info("access data revision %d: %d accounts, %d credentials",
                          data.revision, len(data.accounts), len(data.credentials),
