@@ -114,7 +114,6 @@ async def test_enter_charge_idle_fee_pay_exit(core):
         return [(r.actor, r.action) for r in conn.execute(
             select(t.audit_log).order_by(t.audit_log.c.id))]
 
-    await wait_for(lambda: True)
     trail = await writer.run(audit)
     assert ("attendant", "violation_issued") in trail
     assert ("booth", "bill_payment") in trail
