@@ -237,15 +237,18 @@ class AccessService:
 
     def local_list_entries(self) -> dict[str, str]:
         """What every charger's local list should hold: each card/app credential with the
-        status a charger would get from us now (1.6 statuses), blocklisted tokens Blocked."""
+        status a charger would get from us now (1.6 statuses), blocklisted tokens Blocked.
+        Runs on a worker thread (LocalListSync): it reads one snapshot of the index, which a
+        reload replaces rather than changes."""
         now = self._clock()
+        index, policy = self.index, self.policy
         entries: dict[str, str] = {}
-        for cred in self.index.data.credentials:
+        for cred in index.data.credentials:
             if cred.kind is CredentialKind.PLATE:
                 continue
-            decision = decide_charger(self.index, self.policy, cred.value, now=now)
+            decision = decide_charger(index, policy, cred.value, now=now)
             entries[cred.value] = decision.status.ocpp16
-        for entry in self.index.data.blocklist:
+        for entry in index.data.blocklist:
             if entry.kind is not CredentialKind.PLATE and entry.in_force(now):
                 entries[entry.value] = AccessStatus.BLOCKED.value
         return entries

@@ -244,7 +244,7 @@ class LocalListSync:
         outcome ("differential", "full", "in sync", "offline", "failed", ...).
         """
         await self.load()
-        if not self._advance():
+        if not await self._advance():
             return {}
         targets = [c for c in dict.fromkeys(self._targets())
                    if self._records.get(c, _Charger()).supported]
@@ -256,9 +256,13 @@ class LocalListSync:
             return list(self._chargers())
         return sorted(self._online)
 
-    def _advance(self) -> bool:
-        """Make the desired list the next version; False if it is the current one."""
-        desired = {str(t): str(s) for t, s in self._entries().items()}
+    async def _advance(self) -> bool:
+        """Make the desired list the next version; False if it is the current one.
+
+        The list is worked out on a worker thread: one decision per credential, a few
+        hundred ms for 20,000 cards, which the chargers' loop must not wait for."""
+        desired = await asyncio.to_thread(
+            lambda: {str(t): str(s) for t, s in self._entries().items()})
         latest = self._lists.get(self._version)
         if latest is not None and desired == latest:
             return False
@@ -287,7 +291,7 @@ class LocalListSync:
             if not self._lists:
                 # Nothing distributed in this run yet: this makes the first version, which
                 # the other connected chargers get as well, side by side with this check.
-                self._advance()
+                await self._advance()
                 others = [c for c in dict.fromkeys(self._targets()) if c != charger_id
                           and self._records.get(c, _Charger()).supported]
                 outcomes = await asyncio.gather(self._check(charger_id, force),
