@@ -20,6 +20,7 @@ from app.adapters.db.database import close_database, open_database
 from app.adapters.db.local_list_repo import SqlLocalListStore
 from app.adapters.db.parking_repo import SqlParkingStore
 from app.adapters.db.read_repo import SqlReadStore
+from app.adapters.db.staff_repo import SqlStaffStore
 from app.adapters.db.transaction_repo import SqlTransactionStore
 from app.adapters.db.violation_repo import SqlViolationStore
 from app.adapters.evidence import EvidenceStore
@@ -45,6 +46,7 @@ from app.services.idle import IdleWatcher
 from app.services.lanes import LaneService
 from app.services.local_lists import LocalListSync
 from app.services.reads import ReadService
+from app.services.staff import StaffService
 from app.services.transactions import TransactionService
 
 log = logging.getLogger(__name__)
@@ -91,9 +93,10 @@ async def build_core(settings: Settings) -> Core:
         if site is None:
             site = Site(name="New site")
         if settings.demo:
-            from app.demo_seed import seed_demo_accounts
+            from app.demo_seed import seed_demo_accounts, seed_demo_supervisor
 
             seeded = await writer.run(lambda conn: seed_demo_accounts(conn, utc_now()))
+            await writer.run(lambda conn: seed_demo_supervisor(conn, utc_now()))
             await writer.run(lambda conn: billing_repo.seed_default_tariff(conn, utc_now()))
             if seeded:
                 log.info("demo accounts seeded: %d", seeded, extra={"event": "demo_accounts"})
@@ -217,8 +220,11 @@ async def build_core(settings: Settings) -> Core:
                                   binding=core.binding)
     core.add_part("billing", core.billing.start, core.billing.stop)
     core.gate.exit_check = core.billing.check_exit
+    # Staff accounts: supervisor approval of waivers, adjustments and tariff changes.
+    core.staff = StaffService(SqlStaffStore(writer), audit, utc_now)
     core.enforcement = EnforcementService(site, SqlViolationStore(writer), bus, utc_now, audit,
-                                          access=access, gate=core.gate)
+                                          access=access, gate=core.gate,
+                                          propose_fee=core.billing.propose_fee)
     core.add_part("enforcement", core.enforcement.start, core.enforcement.stop)
     if settings.anpr_push_port is not None:
         from app.adapters.camera.push_server import PushServer
@@ -244,10 +250,16 @@ def _add_simulators(core: Core, settings: Settings, site: Site, server: OcppServ
         async def start_site() -> None:
             from app.sim.demo_drivers import DemoDriverPool
 
+            pool = DemoDriverPool()
             sim = SimSite(site, f"ws://127.0.0.1:{server.port}/ocpp", core.bus.publish,
                           speed=settings.sim_speed, seed=settings.sim_seed,
-                          fps=settings.camera_fps, vehicles=DemoDriverPool(),
+                          fps=settings.camera_fps, vehicles=pool,
                           submit=core.reads.submit)
+            if sim.traffic is not None:
+                # One car, one stay: in by the lane, charge at a bay, out by the lane.
+                traffic = sim.traffic
+                pool.inside = lambda: traffic.inside
+                traffic.at_bay = lambda plate: plate in pool.parked
             holder["sim"] = sim
             core.barriers.update(sim.barriers)
             core.cameras.update(sim.cameras)

@@ -57,6 +57,8 @@ class Core:
     # Bills (app.services.billing) and enforcement: violations, ladder (services.enforcement).
     billing: Any = None
     enforcement: Any = None
+    # Staff accounts and supervisor approval (app.services.staff.StaffService).
+    staff: Any = None
     # The built-in plate recognizer's worker thread (app.services.recognition).
     recognition: Any = None
     push_server: Any = None

@@ -39,3 +39,23 @@ def seed_demo_accounts(conn: Connection, now: datetime) -> int:
             access_repo.set_credential_status(conn, card_id, CredentialStatus.SUSPENDED,
                                               "unpaid", now)
     return len(accounts)
+
+
+# Demo mode: a supervisor to approve waivers, adjustments and tariff changes. The console
+# shows these demo credentials in its approval dialog (training); a real site's staff
+# accounts come from the first-run setup and `gatehouse user add`.
+DEMO_SUPERVISOR = ("supervisor", "supervisor")
+
+
+def seed_demo_supervisor(conn: Connection, now: datetime) -> bool:
+    """Once: only when the database has no supervisor or admin account."""
+    from app.adapters.db import staff_repo
+    from app.services.passwords import hash_password
+    from app.services.staff import SUPERVISOR_ROLES, Role, StaffUser
+
+    if any(u.role in SUPERVISOR_ROLES for u in staff_repo.list_users(conn)):
+        return False
+    name, password = DEMO_SUPERVISOR
+    staff_repo.add_user(conn, StaffUser(name, "Demo supervisor", Role.SUPERVISOR, now),
+                        hash_password(password))
+    return True

@@ -21,13 +21,17 @@ scheduled hours, so a daylight-saving night has 23 or 25 real hours):
   ``waived_while_charging`` the time from a charging start until ``charging_ended_at +
   resume_after_charging_min`` is not charged. What remains is counted per site-local
   calendar day and version: blocks = ceil(minutes / block_min); then each day is capped
-  at ``daily_max`` (a negative "daily maximum" line; the cap of the version in force at
-  the day's last charged moment).
+  at ``daily_max`` (the cap of the version in force at the day's last charged moment): a
+  line "daily maximum 25.00 reached on 2026-03-14", quantity 1 day, unit price the cap,
+  amount negative (cap minus the day's parking lines).
 * Energy: per transaction, from its meter samples; each rise of the register is billed
   by the version in force at that sample. A drop of the register is a reset: the new
   reading counts from zero. Energy is never negative. kWh are exact (Wh / 1000).
 * Allowance: ``kwh_per_month`` minus the timeline's ``allowance_used_kwh_this_month``
   covers the first kWh of this stay (negative "allowance" lines, at the energy price).
+  The engine only takes that number; the caller decides it (BillingService: the kWh the
+  allowance lines of the same account's *other* bills cover, among stays whose entry
+  falls in the same site-local calendar month as this stay's entry; 0 for visitors).
 * Charging time: start of transaction to ``charging_ended_at``, per started minute.
 * Session fee: per charging session (``per: charging``) or once per stay (``visit``).
 * Idle: from ``charging_ended_at + grace_min`` to the transaction end, only inside the
@@ -500,6 +504,11 @@ def _seconds(intervals: Iterable[Interval]) -> float:
     return sum((b - a).total_seconds() for a, b in intervals)
 
 
+def _major(minor: int) -> str:
+    """Minor units as major units with two decimals ("2500" -> "25.00"), for descriptions."""
+    return f"{Decimal(minor).scaleb(-2):.2f}"
+
+
 def _line(component: str, description: str, quantity: Decimal | int, unit: str,
           unit_price: int, t: Tariff, amount: int | None = None) -> Line:
     q = Decimal(quantity)
@@ -558,8 +567,11 @@ def compute_bill(timeline: Timeline, tariffs: Sequence[Tariff], tz: ZoneInfo | s
         assert cap_t.parking is not None
         cap = cap_t.parking.daily_max
         if cap is not None and day_total > cap:
-            lines.append(_line("parking", f"daily maximum {day.isoformat()}", 1, "day",
-                               cap - day_total, cap_t))
+            # Reads on a receipt as "daily maximum 25.00 reached on <day> | 1 day | 25.00 |
+            # -5.00": the unit price is the cap per day, the amount what the cap takes off.
+            lines.append(_line("parking", f"daily maximum {_major(cap)} reached on "
+                               f"{day.isoformat()}", 1, "day", cap, cap_t,
+                               amount=cap - day_total))
 
     # charging: energy, charging time, session fee, idle
     energy_lines: list[tuple[Line, Tariff]] = []

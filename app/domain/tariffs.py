@@ -30,9 +30,14 @@ Amsterdam", "tariffs": [...]}``)::
                     # or {"max_stay_min": 240, "block_min": 60, "block_price": 500}
         "allowance": {"kwh_per_month": 100},
         "discounts": [{"kind": "percent", "value": 10, "applies_to": ["parking"]},
-                      {"kind": "amount", "value": 200, "applies_to": ["all"]}]
+                      {"kind": "amount", "value": 200, "applies_to": ["all"]}],
+        "penalties": {"overstay": 2500, "idle": 1500, "ice": 5000}
       }
     }
+
+``penalties`` are not charged by the engine: they are the amounts the fee dialog proposes
+when an attendant issues an enforcement fee of that kind (overstay, idle, ice) to a car
+this tariff prices; without one, the enforcement ladder's step amount is proposed.
 
 Which version applies: among versions whose group_id is the session's group or "" and
 whose zone_id is its zone or "", the most specific (group match counts more than zone
@@ -53,6 +58,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 COMPONENTS = ("parking", "energy", "charging_time", "session", "idle", "overstay")
+PENALTY_KINDS = ("overstay", "idle", "ice")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_INT = 10**9  # prices in minor units, minutes: far beyond any real tariff
 MAX_NUMBER = Decimal(10**12)  # Wh register readings, kWh, percentages
@@ -146,6 +152,11 @@ class Tariff:
     overstay: OverstayRule | None = None
     allowance: Allowance | None = None
     discounts: tuple[Discount, ...] = field(default_factory=tuple)
+    # Proposed enforcement fees, (kind, amount) pairs: a tuple keeps the tariff hashable.
+    penalties: tuple[tuple[str, int], ...] = ()
+
+    def penalty(self, kind: str) -> int | None:
+        return dict(self.penalties).get(kind)
 
     @property
     def label(self) -> str:
@@ -327,7 +338,7 @@ def tariff_from_dict(doc: Any, path: str = "tariff") -> Tariff:
     comps = field_obj(_get(doc, "components", path, {}), f"{path}.components")
     cp = f"{path}.components"
     known = {"parking", "energy", "charging_time", "session_fee", "idle", "overstay",
-             "allowance", "discounts"}
+             "allowance", "discounts", "penalties"}
     for key in comps:
         if key not in known:
             raise FieldError(f"{cp}.{key}",
@@ -384,6 +395,13 @@ def tariff_from_dict(doc: Any, path: str = "tariff") -> Tariff:
         p = f"{cp}.allowance"
         allowance = Allowance(field_decimal(_get(d, "kwh_per_month", p), f"{p}.kwh_per_month"))
     discounts = _discounts(comps.get("discounts") or [], f"{cp}.discounts")
+    penalties: dict[str, int] = {}
+    if (d := sub("penalties")) is not None:
+        for kind, amount in d.items():
+            if kind not in PENALTY_KINDS:
+                raise FieldError(f"{cp}.penalties.{kind}",
+                                 f"unknown kind (known: {', '.join(PENALTY_KINDS)})")
+            penalties[kind] = _money(amount, f"{cp}.penalties.{kind}")
     return Tariff(
         id=tid, version=_pos(_get(doc, "version", path), f"{path}.version"),
         effective_from=parse_aware(_get(doc, "effective_from", path),
@@ -395,7 +413,8 @@ def tariff_from_dict(doc: Any, path: str = "tariff") -> Tariff:
         prices_include_vat=_bool(_get(doc, "prices_include_vat", path, True),
                                  f"{path}.prices_include_vat"),
         parking=parking, energy=energy, charging_time=ctime, session_fee=fee, idle=idle,
-        overstay=overstay, allowance=allowance, discounts=discounts)
+        overstay=overstay, allowance=allowance, discounts=discounts,
+        penalties=tuple(sorted(penalties.items())))
 
 
 def tariffs_from_doc(doc: Any) -> tuple[list[Tariff], str | None]:
@@ -462,6 +481,8 @@ def tariff_to_dict(t: Tariff) -> dict[str, Any]:
     if t.discounts:
         comps["discounts"] = [{"kind": d.kind, "value": _num(d.value),
                                "applies_to": list(d.applies_to)} for d in t.discounts]
+    if t.penalties:
+        comps["penalties"] = dict(t.penalties)
     return {"id": t.id, "version": t.version,
             "effective_from": t.effective_from.isoformat().replace("+00:00", "Z"),
             "group_id": t.group_id, "zone_id": t.zone_id, "currency": t.currency,

@@ -5,7 +5,17 @@ The bill of a parking session is always recomputed from its timeline by the pure
 group and maximum stay), the charging sessions bound to it (the newest binding of each
 transaction decides: a rebind moves the charging to the other stay's bill), their meter
 registers, when charging finished (ChargingFinished, else the transaction's end), the
-bill's waivers and validations, and the issued violation fees of the stay.
+bill's waivers and validations, the issued violation fees of the stay, and the permit
+allowance already used this month.
+
+Allowance (a tariff's ``allowance.kwh_per_month``): a stay of an account may use what is
+left of the month's allowance after the account's *other* bills, counting the bills of
+the stays whose entry falls in the same calendar month, in the site's time zone, as this
+stay's entry (the month of the entry decides, also for a stay across the month's end).
+What a bill used is read back from its stored "allowance" lines, and the bill being
+computed is always left out, so recomputing a bill never counts its own usage. Visitors
+(no account) carry nothing over. A bill is not recomputed when another bill of the
+month changes: it keeps the allowance it was given until something of its own changes.
 
 It recomputes on: a parking session opened or closed (ParkingSessionChanged), a binding
 made, changed or ended (BindingChanged), a transaction ended (TransactionEnded, also a
@@ -21,8 +31,16 @@ exit) and something is still owed.
 
 The exit: ``settle(session)`` fixes the bill at the exit moment (the car is still at the
 barrier); the real exit, when it comes within EXIT_GRACE of that, keeps the settled end,
-so paying the settled bill is enough. ``is_settled(session)`` (synchronous, for the gate)
-says whether the payments cover the bill as of now.
+so paying the settled bill is enough. ``is_settled(session)`` and ``check_exit(session)``
+(synchronous, for the gate) price the cached timeline of the last recompute as of now.
+
+Fees reach that cache at once: a ViolationChanged (or ``fee_changed`` with the fee's
+details) records the fee issued, adjusted or waived in a per-stay overlay that every
+synchronous pricing applies on top of the cached timeline, before the background
+recompute has read it back from the database. An overlay entry is dropped once a
+recompute that started reading after it was recorded has stored its bill (the violation
+is written before its event is published, so that read sees it); until then a recompute
+that began earlier cannot hide a newer fee from the exit.
 """
 
 from __future__ import annotations
@@ -31,7 +49,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -56,7 +74,16 @@ from app.domain.events import (
     TransactionEnded,
 )
 from app.domain.site import Site
-from app.domain.tariffs import FieldError, Tariff, applies_to, field_decimal, tariff_from_dict
+from app.domain.tariffs import (
+    FieldError,
+    Tariff,
+    applies_to,
+    field_decimal,
+    pick_tariff,
+    tariff_from_dict,
+)
+from app.services.bus import handed_to_loop
+from app.services.staff import Approval, require_supervisor
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +109,30 @@ class BillingStore(Protocol):
     async def add_payment(self, values: dict[str, Any]) -> int: ...
     async def add_adjustment(self, values: dict[str, Any]) -> int: ...
     async def recent_bills(self, limit: int = 200) -> list[dict[str, Any]]: ...
+    async def allowance_used_kwh(self, account_id: int, exclude_session_id: int,
+                                 since: datetime, until: datetime) -> Decimal: ...
+
+
+# Violations whose fee is on the bill (as app.adapters.db.billing_repo reads them).
+FEE_STATUSES = ("issued", "adjusted")
 
 
 class _Bus(Protocol):
     def publish(self, event: Any) -> None: ...
     def subscribe(self, handler: Callable[[Any], None],
                   event_type: type | None = None) -> Callable[[], None]: ...
+
+
+@dataclass(frozen=True)
+class Payment:
+    """One payment of a bill: cash, card (terminal reference), invoice, permit."""
+
+    id: int
+    at: datetime
+    method: str
+    reference: str
+    amount: int
+    actor: str = ""
 
 
 @dataclass(frozen=True)
@@ -104,6 +149,7 @@ class BillRecord:
     closed_at: datetime | None
     plate: str = ""
     payment_methods: tuple[str, ...] = ()
+    payments: tuple[Payment, ...] = ()  # oldest first: the receipt lists them
 
     @property
     def total(self) -> int:
@@ -159,6 +205,9 @@ class BillingService:
         self._pending: set[int] = set()
         self._finished: dict[int, datetime] = {}  # transaction id -> charging finished at
         self._settled_at: dict[int, datetime] = {}  # session id -> end fixed by settle()
+        # session id -> fee id -> (sequence, the fee or None: waived); see the docstring
+        self._fee_overlay: dict[int, dict[str, tuple[int, Fee | None]]] = {}
+        self._fee_seq = 0
         self._tasks: set[asyncio.Task] = set()
         self._warned: set[Any] = set()
         self._unsubscribe: list[Callable[[], None]] = []
@@ -223,15 +272,19 @@ class BillingService:
                             extra={"event": "billing_bad_tariff"})
         self._tariffs = tariffs
 
-    async def save_tariff(self, actor: str, doc: dict[str, Any]) -> int:
+    async def save_tariff(self, actor: str, doc: dict[str, Any], *,
+                          approval: Approval | None = None) -> int:
         """Validate and store a tariff as the next version of its id (FieldError names a bad
-        field). The doc's own version number is replaced. Returns the stored version."""
+        field). The doc's own version number is replaced. Returns the stored version.
+        A supervisor action: `approval` from StaffService.approve."""
+        approval = require_supervisor(approval, "Saving a tariff")
         if not isinstance(doc, dict):
             raise FieldError("tariff", "must be an object")
         tariff_from_dict({**doc, "version": 1})  # every field but the version it gets
-        version = await self._store.save_tariff(dict(doc), actor, self._clock())
+        version = await self._store.save_tariff(dict(doc), approval.username, self._clock())
         self._audit(actor, AUDIT_TARIFF, f"tariff:{doc['id']}",
-                    {"version": version, "effective_from": doc.get("effective_from")})
+                    {"version": version, "effective_from": doc.get("effective_from"),
+                     "approved_by": approval.username})
         await self.reload_tariffs()
         for session in self._open_sessions():
             self._schedule(session)
@@ -243,7 +296,9 @@ class BillingService:
         facts = await self._store.timeline_facts(parking_session_id)
         if facts is None:
             raise KeyError(f"no parking session {parking_session_id}")
-        return self._at_exit(parking_session_id, self._timeline(parking_session_id, facts))
+        raw = await self._with_allowance(parking_session_id, facts,
+                                         self._timeline(parking_session_id, facts))
+        return self._at_exit(parking_session_id, self._with_fees(parking_session_id, raw))
 
     def _timeline(self, session_id: int, facts: dict[str, Any]) -> Timeline:
         s = facts["session"]
@@ -253,15 +308,46 @@ class BillingService:
         periods = tuple(p for c in facts.get("charging", ())
                         if (p := self._period(c["tx"], c.get("samples", ()))) is not None)
         adjustments = tuple(_adjustment(a) for a in facts.get("adjustments", ()))
-        fees = tuple(Fee(f"V{int(v['id']):08d}", int(v["amount"]),
-                         f"{v.get('kind') or 'violation'} fee (violation {v['id']})"
-                         + (f": {v['reason']}" if v.get("reason") else ""))
+        fees = tuple(_fee(v["id"], v["amount"], v.get("kind"), v.get("reason"))
                      for v in facts.get("fees", ()))
         return Timeline(
             entry_at=entry, exit_at=exit_at, now=None if exit_at else self._clock(),
             zone=s.get("zone_id") or "", group=group, plate=s.get("plate") or "",
             session_id=str(session_id), charging=periods, adjustments=adjustments,
             max_stay_min=max_stay, fees=fees)
+
+    async def _with_allowance(self, session_id: int, facts: dict[str, Any],
+                              timeline: Timeline) -> Timeline:
+        """The timeline with the allowance the account's other bills of the entry's month
+        (site-local) already used; unchanged for visitors and tariffs without one."""
+        account_id = facts["session"].get("account_id")
+        if account_id is None:
+            return timeline
+        base = pick_tariff(self._tariffs, timeline.group, timeline.zone, timeline.entry_at)
+        if base is None or base.allowance is None:
+            return timeline
+        since, until = month_of(timeline.entry_at, self._tz)
+        used = await self._store.allowance_used_kwh(int(account_id), session_id, since,
+                                                    until)
+        return replace(timeline, allowance_used_kwh_this_month=Decimal(used))
+
+    def _with_fees(self, session_id: int, timeline: Timeline) -> Timeline:
+        """The timeline with the fees issued, adjusted or waived since it was read."""
+        overlay = self._fee_overlay.get(session_id)
+        if not overlay:
+            return timeline
+        fees = {f.id: f for f in timeline.fees}
+        for fee_id, (_, fee) in overlay.items():
+            if fee is None:
+                fees.pop(fee_id, None)
+            else:
+                fees[fee_id] = fee
+        return replace(timeline, fees=tuple(fees.values()))
+
+    def _priced_now(self, session_id: int, known: _Known) -> Bill:
+        """The bill of the cached timeline as of now, with the fees known since (sync)."""
+        timeline = self._with_fees(session_id, known.timeline)
+        return compute_bill(self._at_exit(session_id, timeline), self._tariffs, self._tz)
 
     def _at_exit(self, session_id: int, timeline: Timeline) -> Timeline:
         """The timeline as billed: a stay settled at the barrier ends when it was settled
@@ -277,6 +363,24 @@ class BillingService:
                 del self._settled_at[session_id]  # turned back: the stay goes on
         return replace(timeline, exit_at=exit_at,
                        now=None if exit_at is not None else self._clock())
+
+    def tariff_for(self, account_id: int | None, zone_id: str,
+                   at: datetime | None = None) -> Tariff | None:
+        """The tariff version that prices this account's (None: a visitor's) stay in this
+        zone at `at` (default now)."""
+        group, _ = self._group(account_id)
+        return pick_tariff(self._tariffs, group, zone_id, at or self._clock())
+
+    def propose_fee(self, context: Any) -> int | None:
+        """Enforcement's proposal hook: the penalty the car's tariff sets for this kind of
+        fee (tariff ``penalties``), or None to fall back on the ladder's amount.
+        `context`: app.services.enforcement.FeeContext."""
+        bay = next((b for b in self._site.bays if b.id == context.bay_id), None)
+        known = self._known.get(context.parking_session_id or 0)
+        zone = bay.zone_id if bay is not None else known.timeline.zone if known else ""
+        tariff = self.tariff_for(context.account_id, zone, context.at)
+        return tariff.penalty(str(getattr(context.kind, "value", context.kind))) \
+            if tariff is not None else None
 
     def _group(self, account_id: int | None) -> tuple[str, int | None]:
         try:
@@ -359,11 +463,22 @@ class BillingService:
         if known is None:
             return None
         try:
-            timeline = self._at_exit(parking_session_id, known.timeline)
-            total = compute_bill(timeline, self._tariffs, self._tz).total
+            total = self._priced_now(parking_session_id, known).total
         except BillingError:
             return None
         return total - known.record.paid
+
+    def running_bill(self, parking_session_id: int) -> Bill | None:
+        """The stay's bill as of this moment, from the timeline of its last recompute (no
+        database): what the map shows growing while a charged car idles. None when the
+        stay is unknown or no tariff prices it."""
+        known = self._known.get(parking_session_id)
+        if known is None or not self._tariffs:
+            return None
+        try:
+            return self._priced_now(parking_session_id, known)
+        except BillingError:
+            return None
 
     def check_exit(self, parking_session_id: int) -> str | None:
         """The exit lane read this stay's car: fix the bill at this moment (the stored
@@ -410,8 +525,11 @@ class BillingService:
 
     async def adjust(self, actor: str, bill_id: int, kind: str,
                      components: str | Sequence[str], *, percent: float | None = None,
-                     amount: int | None = None, reason: str) -> BillRecord:
-        """A waiver or a validation on a bill (both None: waive the components entirely)."""
+                     amount: int | None = None, reason: str,
+                     approval: Approval | None = None) -> BillRecord:
+        """A waiver or a validation on a bill (both None: waive the components entirely).
+        A supervisor action: `approval` from StaffService.approve."""
+        approval = require_supervisor(approval, f"A {kind} on bill {bill_id}")
         if kind not in ADJUSTMENT_TYPES:
             raise FieldError("adjustment.type", 'must be "waiver" or "validation"')
         comps = applies_to(components if isinstance(components, str) else list(components),
@@ -434,15 +552,37 @@ class BillingService:
         adjustment_id = await self._store.add_adjustment({
             "bill_id": bill_id, "type": kind, "components": list(comps),
             "percent": None if percent is None else float(percent), "amount": amount,
-            "reason": reason.strip()[:200], "actor": actor[:128], "at": self._clock()})
+            "reason": reason.strip()[:200], "actor": approval.username[:128],
+            "at": self._clock()})
         self._audit(actor, AUDIT_ADJUST, f"bill:{bill_id}", {
             "adjustment_id": adjustment_id, "type": kind, "components": list(comps),
             "percent": percent, "amount": amount, "reason": reason,
+            "approved_by": approval.username,
             "parking_session_id": row["parking_session_id"]})
         return await self._recompute(int(row["parking_session_id"]))
 
-    def fee_changed(self, parking_session_id: int) -> None:
-        """A violation fee of this stay was issued, adjusted or waived (enforcement)."""
+    def fee_changed(self, parking_session_id: int | None, violation_id: int | None = None,
+                    *, amount: int | None = None, status: str | None = None,
+                    kind: str = "", reason: str = "") -> None:
+        """A violation fee of this stay was issued, adjusted or waived (enforcement; the
+        ViolationChanged event does the same). With the violation's id, amount and status
+        the exit sees the fee at once (check_exit, is_settled, running_bill); the stored
+        bill follows in the background either way."""
+        if not parking_session_id:
+            return
+        if violation_id is not None and amount is not None and status is not None:
+            self._fee_seq += 1
+            fee = _fee(violation_id, amount, kind, reason) \
+                if status in FEE_STATUSES and amount > 0 else None
+            if fee is not None and not reason:
+                # keep the stored description (with its reason) when the fee is known
+                known = self._known.get(parking_session_id)
+                old = next((f for f in known.timeline.fees if f.id == fee.id), None) \
+                    if known is not None else None
+                if old is not None:
+                    fee = replace(fee, description=old.description)
+            self._fee_overlay.setdefault(parking_session_id, {})[_fee_id(violation_id)] = (
+                self._fee_seq, fee)
         self._schedule(parking_session_id)
 
     # -- recomputing -------------------------------------------------------------------------
@@ -459,10 +599,11 @@ class BillingService:
         return lock
 
     async def _compute_and_store(self, session_id: int, closing: bool) -> BillRecord:
+        fees_seen = self._fee_seq  # fee changes up to here are in what is read next
         facts = await self._store.timeline_facts(session_id)
         if facts is None:
             raise KeyError(f"no parking session {session_id}")
-        raw = self._timeline(session_id, facts)
+        raw = await self._with_allowance(session_id, facts, self._timeline(session_id, facts))
         timeline = self._at_exit(session_id, raw)
         bill = compute_bill(timeline, self._tariffs, self._tz)
         payments = facts.get("payments") or []
@@ -483,8 +624,12 @@ class BillingService:
             status=row.get("status", values["status"]), revision=int(row.get("revision", 1)),
             opened_at=session["entry_at"], closed_at=timeline.exit_at,
             plate=values["plate"],
-            payment_methods=tuple(sorted({str(p["method"]) for p in payments})))
+            payment_methods=tuple(sorted({str(p["method"]) for p in payments})),
+            payments=tuple(Payment(int(p.get("id") or 0), p["at"], str(p["method"]),
+                                   str(p.get("reference") or ""), int(p["amount"]),
+                                   str(p.get("actor") or "")) for p in payments))
         self._known[session_id] = _Known(raw, record)
+        self._drop_fees_read(session_id, fees_seen)
         self._forget_old()
         if changed:
             log.info("bill %d of parking session %d: %d %s, paid %d, %s (revision %d)",
@@ -565,7 +710,14 @@ class BillingService:
         self._schedule(event.session_id)
 
     def _on_violation(self, event: Any) -> None:
-        self._schedule(getattr(event, "parking_session_id", None))
+        if handed_to_loop(self._loop, self._on_violation, event):
+            return
+        violation_id = getattr(event, "violation_id", None)
+        self.fee_changed(getattr(event, "parking_session_id", None),
+                         violation_id if violation_id else None,
+                         amount=getattr(event, "amount", None),
+                         status=getattr(event, "status", None),
+                         kind=getattr(event, "kind", "") or "")
 
     def _on_binding(self, event: BindingChanged) -> None:
         binding_id = event.binding_id
@@ -599,6 +751,16 @@ class BillingService:
             return []
         return [s.id for s in self._gate.open_sessions() if s.id]
 
+    def _drop_fees_read(self, session_id: int, seen: int) -> None:
+        """Overlay entries recorded before a recompute started reading are in its facts."""
+        overlay = self._fee_overlay.get(session_id)
+        if overlay is None:
+            return
+        for fee_id in [k for k, (seq, _) in overlay.items() if seq <= seen]:
+            del overlay[fee_id]
+        if not overlay:
+            del self._fee_overlay[session_id]
+
     def _forget_old(self, keep: int = KEEP_LEFT) -> None:
         """Stays that have left are kept for a while (the exit, a late payment), then
         dropped from memory: their bills stay in the database."""
@@ -606,6 +768,7 @@ class BillingService:
         for sid in left[:max(len(left) - keep, 0)]:
             del self._known[sid]
             self._settled_at.pop(sid, None)
+            self._fee_overlay.pop(sid, None)
             lock = self._locks.get(sid)
             if lock is not None and not lock.locked() and sid not in self._pending:
                 del self._locks[sid]
@@ -618,6 +781,26 @@ class BillingService:
             return
         self._warned.add(key)
         log.warning(message, *args, extra={"event": "billing_warning"})
+
+
+def month_of(moment: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """[first instant, first instant of the next month) of ``moment``'s calendar month in
+    ``tz``, as aware UTC: the allowance month of a stay that entered at ``moment``."""
+    local = moment.astimezone(tz)
+    start = datetime(local.year, local.month, 1, tzinfo=tz)
+    nxt = datetime(local.year + local.month // 12, local.month % 12 + 1, 1, tzinfo=tz)
+    return start.astimezone(UTC), nxt.astimezone(UTC)
+
+
+def _fee_id(violation_id: Any) -> str:
+    return f"V{int(violation_id):08d}"
+
+
+def _fee(violation_id: Any, amount: Any, kind: str | None, reason: str | None) -> Fee:
+    """A violation's fee as a bill line's Fee (the same id whether read or announced)."""
+    return Fee(_fee_id(violation_id), int(amount),
+               f"{kind or 'violation'} fee (violation {violation_id})"
+               + (f": {reason}" if reason else ""))
 
 
 def _adjustment(row: dict[str, Any]) -> Adjustment:

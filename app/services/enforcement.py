@@ -49,6 +49,7 @@ from app.domain.enforcement import (
 from app.domain.events import BindingIssueChanged, ParkingSessionChanged, ViolationChanged
 from app.domain.site import Bay, Site
 from app.services.ports import Audit, Clock
+from app.services.staff import Approval, require_supervisor
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,15 @@ class EnforcementService:
         plate = normalize_plate(plate)
         offences = self._offences(plate, self.account_of(plate))
         return self.ladder.level([v.offence for v in offences], self._clock())
+
+    def offences(self, plate: str) -> list[Violation]:
+        """This plate's (and its account's) violations in the ladder window, newest first,
+        from memory: the offender history a badge shows wherever the plate appears."""
+        plate = normalize_plate(plate)
+        if not plate:
+            return []
+        return sorted(self._offences(plate, self.account_of(plate)),
+                      key=lambda v: v.at, reverse=True)
 
     async def history(self, plate_or_account: str | int, *,
                       limit: int = 200) -> list[Violation]:
@@ -377,11 +387,14 @@ class EnforcementService:
 
     # -- the supervisor -------------------------------------------------------------------
 
-    async def waive(self, actor: str, violation_id: int, reason: str) -> Violation:
-        """No fee, and it no longer counts on the ladder; a ban it caused is lifted."""
+    async def waive(self, actor: str, violation_id: int, reason: str, *,
+                    approval: Approval | None = None) -> Violation:
+        """No fee, and it no longer counts on the ladder; a ban it caused is lifted.
+        A supervisor action: `approval` from StaffService.approve."""
+        approval = require_supervisor(approval, f"Waiving violation #{violation_id}")
         violation = await self._resolvable(violation_id, reason)
         before = violation.amount
-        self._resolve(violation, actor, ViolationStatus.WAIVED, before, reason)
+        self._resolve(violation, approval.username, ViolationStatus.WAIVED, before, reason)
         ban = violation.evidence.get("ban") or {}
         if ban.get("block_id") is not None:
             try:
@@ -393,22 +406,25 @@ class EnforcementService:
         await self._store.update(violation)
         self._cache(violation)
         self._audit(actor, AUDIT_WAIVE, f"violation:{violation_id}",
-                    {"reason": reason, "amount": before, "plate": violation.plate})
+                    {"reason": reason, "amount": before, "plate": violation.plate,
+                     "approved_by": approval.username})
         self._publish(violation, actor)
         return violation
 
     async def adjust(self, actor: str, violation_id: int, amount: int,
-                     reason: str) -> Violation:
+                     reason: str, *, approval: Approval | None = None) -> Violation:
+        """A supervisor action: `approval` from StaffService.approve."""
+        approval = require_supervisor(approval, f"Adjusting violation #{violation_id}")
         if amount < 0:
             raise ValueError("an amount cannot be negative")
         violation = await self._resolvable(violation_id, reason)
         before = violation.amount
-        self._resolve(violation, actor, ViolationStatus.ADJUSTED, amount, reason)
+        self._resolve(violation, approval.username, ViolationStatus.ADJUSTED, amount, reason)
         await self._store.update(violation)
         self._cache(violation)
         self._audit(actor, AUDIT_ADJUST, f"violation:{violation_id}",
                     {"reason": reason, "amount_before": before, "amount": amount,
-                     "plate": violation.plate})
+                     "plate": violation.plate, "approved_by": approval.username})
         self._publish(violation, actor)
         return violation
 

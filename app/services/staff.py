@@ -1,16 +1,24 @@
-"""Staff accounts: who may use the console, with which role.
+"""Staff accounts: who may use the console, with which role, and supervisor approval.
 
 There is no login screen yet (a later issue); accounts are created by the installer's
 first-run setup and by `gatehouse user add`. Passwords are kept only as salted hashes
 (app.services.passwords); every creation is written to the audit log.
+
+Supervisor actions (waiving or adjusting a bill or a fee, saving a tariff) need an
+Approval: a supervisor or admin types their name and password at the booth, like a
+manager override on a till (`StaffService.approve`). The services refuse those actions
+without one (`require_supervisor`), and the audit entry names who approved. Five wrong
+passwords for a name within five minutes lock that name's approvals for a minute.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -36,8 +44,49 @@ class StaffUser:
     disabled: bool = False
 
 
+SUPERVISOR_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
+MAX_FAILED_APPROVALS = 5
+FAILED_WINDOW = timedelta(minutes=5)
+LOCKOUT = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """A supervisor's (or admin's) approval of one action, checked by StaffService.approve."""
+
+    username: str
+    display_name: str
+    role: Role
+    at: datetime
+
+    @property
+    def label(self) -> str:
+        """For audit entries and screens: "Ann Smith (ann)"."""
+        if self.display_name and self.display_name != self.username:
+            return f"{self.display_name} ({self.username})"
+        return self.username
+
+
 class StaffError(ValueError):
     """A request the accounts cannot take; the message says why, in an installer's words."""
+
+
+class ApprovalRefused(StaffError):
+    """The name/password given for a supervisor approval does not approve."""
+
+
+class SupervisorRequired(PermissionError):
+    """A supervisor action was asked for without a supervisor's approval."""
+
+
+def require_supervisor(approval: Approval | None, action: str) -> Approval:
+    """The approval of a supervisor action, or SupervisorRequired saying what is missing."""
+    if approval is None:
+        raise SupervisorRequired(f"{action} needs a supervisor's approval")
+    if approval.role not in SUPERVISOR_ROLES:
+        raise SupervisorRequired(f"{action} needs a supervisor's approval; "
+                                 f"{approval.username} is {approval.role.value}")
+    return approval
 
 
 class DuplicateUsername(StaffError):
@@ -93,6 +142,7 @@ class StaffService:
         self._audit = audit
         self._clock = clock
         self._hash = hasher
+        self._failures: dict[str, list[datetime]] = {}
 
     async def create(self, actor: str, username: str, password: str, role: Role | str,
                      display_name: str = "") -> StaffUser:
@@ -126,3 +176,36 @@ class StaffService:
         if user.disabled or not verify_password(password, stored):
             return None
         return user
+
+    async def approve(self, username: str, password: str, action: str) -> Approval:
+        """A supervisor's approval of `action` (audited either way), or ApprovalRefused
+        with the reason to show at the booth. The password check (PBKDF2, ~0.1 s) runs on
+        a worker thread so the chargers' loop does not wait for it."""
+        name = username.strip().lower()
+        now = self._clock()
+        recent = [t for t in self._failures.get(name, []) if now - t < FAILED_WINDOW]
+        self._failures[name] = recent
+        if len(recent) >= MAX_FAILED_APPROVALS and now - recent[-1] < LOCKOUT:
+            self._audit(name or "?", "staff.approve_refused", action,
+                        {"why": "locked after wrong passwords"})
+            raise ApprovalRefused("too many wrong passwords: try again in a minute")
+        found = None
+        with contextlib.suppress(StaffError):  # a malformed name: simply not found
+            found = await self._store.password_hash(normalize_username(username))
+        ok = found is not None and not found[0].disabled and await asyncio.to_thread(
+            verify_password, password, found[1])
+        if not ok or found is None:
+            self._failures[name].append(now)
+            self._audit(name or "?", "staff.approve_refused", action,
+                        {"why": "wrong user name or password"})
+            raise ApprovalRefused("wrong user name or password")
+        user = found[0]
+        self._failures.pop(name, None)
+        if user.role not in SUPERVISOR_ROLES:
+            self._audit(user.username, "staff.approve_refused", action,
+                        {"why": f"role {user.role.value}"})
+            raise ApprovalRefused(f"{user.username} is an {user.role.value}: "
+                                  "a supervisor or admin must approve")
+        approval = Approval(user.username, user.display_name, user.role, now)
+        self._audit(user.username, "staff.approve", action, {"role": user.role.value})
+        return approval

@@ -5,6 +5,7 @@ an attendant in training sees refusals, visitors and permit holders side by side
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 
 from app.sim.vehicles import Vehicle, random_vehicle
@@ -49,10 +50,16 @@ class DemoDriverPool:
         self._drivers = drivers
         self._share = share
         self._parked: set[str] = set()
+        # The plates on site (SimTraffic.inside), when the lanes are simulated too: a
+        # regular who drove in through the entry lane is the one who plugs in, so the
+        # stay's bill carries parking, charging and idling together.
+        self.inside: Callable[[], Collection[str]] | None = None
 
     def __call__(self, rng: random.Random) -> Vehicle:
         vehicle = random_vehicle(rng)
         free = [d for d in self._drivers if d.plate not in self._parked]
+        inside = set(self.inside()) if self.inside is not None else set()
+        free = [d for d in free if d.plate in inside] or free
         if free and rng.random() < self._share:
             driver = rng.choice(free)
             self._parked.add(driver.plate)

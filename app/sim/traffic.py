@@ -102,6 +102,10 @@ class SimTraffic:
         # reach the exit unpaid and wait for the attendant.
         self.pay_station: Callable[[str], Awaitable[Any]] | None = None
         self.pay_share = 0.85
+        # Is this plate's car at a charger bay (DemoDriverPool.parked)? A driver who went
+        # to charge walks back to the car only once it left the bay, then drives out.
+        self.at_bay: Callable[[str], bool] | None = None
+        self.bay_poll_s = 5.0
         self._clock = clock
         self._speed = max(float(speed), 1e-6)
         # Its own stream: the fleet draws from random.Random(seed) too.
@@ -170,6 +174,8 @@ class SimTraffic:
             self.entered += 1
             self.inside.add(plate)
             await asyncio.sleep(self._dwell_s())
+            while self.at_bay is not None and self.at_bay(plate):  # noqa: ASYNC110
+                await asyncio.sleep(self.bay_poll_s)
             if self.pay_station is not None and self._rng.random() < self.pay_share:
                 try:  # most drivers pay at the pay station on the way to the car
                     await self.pay_station(plate)

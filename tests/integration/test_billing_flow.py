@@ -22,6 +22,8 @@ from app.cli import build_parser, settings_from_args
 from app.domain.events import BillChanged, PlateRead
 from app.domain.timeutil import utc_now
 from app.services.billing import AUDIT_ADJUST, AUDIT_PAYMENT
+from app.services.staff import SupervisorRequired
+from tests.helpers.approval import supervisor
 from tests.helpers.raw_client import RawCharger
 from tests.helpers.waiting import wait_for
 
@@ -154,8 +156,10 @@ async def test_enter_charge_leave_waive_pay_export(core, settings, billing, cp,
     await billing.bill(session_id)  # unchanged: nothing written
     assert rows(settings, t.bills) == [row]
 
+    with pytest.raises(SupervisorRequired):
+        await billing.adjust("att.bob", record.id, "waiver", ["parking"], reason="first visit")
     waived = await billing.adjust("sup.eva", record.id, "waiver", ["parking"],
-                                  reason="first visit")
+                                  reason="first visit", approval=supervisor())
     assert parts(waived)["parking"] == 225 and waived.total == 280
     assert waived.revision == row.revision + 1
     paid = await billing.pay("att.bob", record.id, "card", "PIN-0042", 280)

@@ -19,6 +19,7 @@ from app.services.enforcement import (
     AUDIT_WAIVE,
     SYSTEM_ACTOR,
 )
+from tests.helpers.approval import supervisor
 from tests.helpers.waiting import wait_for
 
 WAIT = 10.0
@@ -132,7 +133,8 @@ async def test_attendant_fee_with_evidence_then_waived(core, settings, enforceme
     # What billing reads: the stay's issued fees.
     billable = [v.id for v in await enforcement._store.of_session(session_id) if v.billable]
     assert billable == [fee.id]
-    waived = await enforcement.waive("supervisor.sue", fee.id, "first idle, courtesy")
+    waived = await enforcement.waive("supervisor.sue", fee.id, "first idle, courtesy",
+                                    approval=supervisor("supervisor.sue"))
     assert waived.status.value == "waived"
     await wait_for(lambda: rows(settings, t.violations)[0].status == "waived", WAIT)
     row = rows(settings, t.violations)[0]

@@ -3,6 +3,7 @@ ModbusBarrier against a pymodbus boom on 127.0.0.1 -> parking session in the dat
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -311,3 +312,30 @@ async def test_dirty_plates_wait_for_the_attendant_then_turn_away(db, access, bu
     prompts = [e for e in seen if isinstance(e, GatePromptChanged) and e.pending]
     assert prompts and {p.status for p in prompts} == {"LowConfidence"}
     assert decisions(seen) == [] and gate.open_sessions() == ()
+
+
+async def test_a_driver_who_went_to_charge_leaves_after_the_car_left_the_bay(
+        db, access, bus, audit, seen, sim_lanes):
+    from app.sim.traffic import SimTraffic
+
+    cameras, barriers = sim_lanes
+    gate = GateService(SIM_SITE, access, SqlParkingStore(db), barriers, None, bus, utc_now,
+                       audit)
+    traffic = SimTraffic(SIM_SITE, cameras, barriers, bus.publish, seed=7, low_share=0,
+                         misread_share=0, **{**FAST_TRAFFIC, "arrivals_per_min": 1e-3})
+    charging = [True]
+    traffic.at_bay = lambda plate: charging[0]  # the car went to a charger
+    traffic.bay_poll_s = 0.02
+    await gate.start()
+    await traffic.start()
+    try:
+        await wait_for(lambda: traffic.entered == 1, within=10)
+        [plate] = traffic.inside
+        await asyncio.sleep(0.5)  # its stay (~40 ms at this speed) is long over
+        assert traffic.inside == {plate} and traffic.left == 0
+        charging[0] = False  # the car left the bay: the driver heads for the exit
+        await wait_for(lambda: traffic.left == 1, within=10)
+    finally:
+        await traffic.stop()
+        await gate.stop()
+    assert gate.open_sessions() == ()

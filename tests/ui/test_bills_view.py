@@ -15,10 +15,12 @@ from app.adapters.db import tables as t
 from app.bootstrap import build_core
 from app.domain.events import PlateRead
 from app.domain.timeutil import utc_now
+from tests.helpers.approval import approve_in_dialog, supervisor
 from tests.helpers.qt_loop import run_on_qasync
 from tests.helpers.settings import loopback_settings
 from tests.helpers.waiting import wait_for
 from ui.bridge import CoreBridge
+from ui.models.common import format_local
 from ui.receipt import money, receipt_html
 from ui.views.bills_view import BillsView
 
@@ -74,6 +76,14 @@ def test_bill_payment_waiver_and_receipt(qapp, themed, tmp_path):
             waiver.reason_edit.setText("Barrier fault at entry")
             assert waiver.ok_button.isEnabled()
             waiver.accept()
+            # A supervisor approves at the booth; a wrong password keeps the dialog open.
+            approval = view.dialog
+            approval.user_edit.setText("supervisor")
+            approval.password_edit.setText("not the password")
+            approval.approve_button.click()
+            await wait_for(lambda: "wrong user name" in approval.error_label.text(), 10)
+            assert approval.isVisible() and view.record.total == record.total
+            await approve_in_dialog(view)
             await wait_for(lambda: view.record.total < record.total
                            and not view.in_flight(), 10)
             waived = view.record
@@ -98,8 +108,12 @@ def test_bill_payment_waiver_and_receipt(qapp, themed, tmp_path):
             pdf = view.save_pdf_to(tmp_path / "receipt.pdf")
             data = pdf.read_bytes()
             assert data.startswith(b"%PDF") and len(data) > 1024
-            assert "TRM" not in receipt_html(view.record)  # references stay in the audit
-            assert "Outstanding" in receipt_html(view.record)
+            html = receipt_html(view.record)
+            if hasattr(view.record, "payments"):  # the payment rows, with references
+                assert "TRM-0042" in html and "Terminal ref." in html
+            else:  # BillRecord without its payments: the methods only
+                assert "Paid (Card)" in html
+            assert "Outstanding" in html
 
             # The car leaves: the stay is still listed, with its final status.
             core.bus.publish(PlateRead(at=utc_now(), camera_id="CAM-EXIT", plate=PLATE,
@@ -131,6 +145,62 @@ def test_bill_payment_waiver_and_receipt(qapp, themed, tmp_path):
     actions = [r[0] for r in db.execute("SELECT action FROM audit_log ORDER BY id")]
     db.close()
     assert "bill_payment" in actions and "bill_adjust" in actions
+
+
+def test_a_repeat_offender_carries_the_badge_in_the_list_and_the_bill(qapp, themed,
+                                                                       tmp_path):
+    settings = loopback_settings(tmp_path)
+
+    async def scenario():
+        core = await build_core(settings)
+        await core.start()
+        bridge = CoreBridge(core)
+        view = BillsView(core, bridge, actor="supervisor")
+        view.resize(560, 700)
+        core.gate.dedup_s = core.gate.passed_s = 0
+        try:
+            first = await core.enforcement.issue_fee("attendant", kind="idle", plate=PLATE,
+                                                     reason="idle at EV-03", amount=500)
+            second = await core.enforcement.issue_fee("attendant", kind="overstay",
+                                                      plate=PLATE, reason="over 4 h",
+                                                      amount=2500)
+            core.bus.publish(PlateRead(at=utc_now(), camera_id="CAM-ENTRY", plate=PLATE,
+                                       confidence=0.95, source="test"))
+            await wait_for(lambda: (s := core.gate.session_of(PLATE)) is not None
+                           and s.id > 0, 10)
+            sid = core.gate.session_of(PLATE).id
+            await wait_for(lambda: sid in view.stay_ids(), 10)
+
+            # The list: "⚠ 2" by the plate, the offences (newest first) in the tooltip.
+            badge, tip = view.offender_badge_text(sid)
+            assert badge == "⚠ 2"
+            row = view.stay_ids().index(sid)
+            assert view.stay_table.item(row, 0).text().endswith("  ⚠ 2")
+            lines = tip.splitlines()
+            assert lines[0] == "Repeat offender: 2nd in 90 days"
+            assert lines[1] == f"{format_local(second.at)} · Overstay · fee €25.00 · issued"
+            assert lines[2].startswith(f"{format_local(first.at)} · Idle after charging · ")
+            assert lines[2].endswith(" €5.00 · issued")
+
+            # The bill: the same signal in its header, the offences in its tooltip.
+            view.select_stay(sid)
+            await wait_for(lambda: view.record is not None and not view.in_flight(), 10)
+            assert "⚠ repeat offender (2)" in view.header_label.text()
+            assert view.header_label.toolTip() == tip
+
+            # A supervisor waives one: it no longer counts, the badges go.
+            await core.enforcement.waive("supervisor", first.id, "Charger fault",
+                                          approval=supervisor())
+            await wait_for(lambda: view.offender_badge_text(sid)[0] == "", 10)
+            assert "repeat offender" not in view.header_label.text()
+            assert view.header_label.toolTip() == ""
+        finally:
+            bridge.close()
+            await core.stop()
+            view.close()
+            view.deleteLater()
+
+    run_on_qasync(qapp, scenario())
 
 
 class _NoBills:

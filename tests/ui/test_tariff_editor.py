@@ -11,6 +11,7 @@ import sqlite3
 from app.bootstrap import build_core
 from app.domain.billing import compute_bill, timeline_from_dict
 from app.domain.tariffs import tariff_from_dict
+from tests.helpers.approval import approve_in_dialog
 from tests.helpers.qt_loop import run_on_qasync
 from tests.helpers.settings import loopback_settings
 from tests.helpers.waiting import wait_for
@@ -95,6 +96,7 @@ def test_tariff_editor_preview_validate_save(qapp, themed, tmp_path):
 
             # Save: a new version of "standard", in force in the service, shown.
             dialog.save()
+            await approve_in_dialog(dialog)
             await wait_for(lambda: dialog.saved_version is not None
                            and not dialog.in_flight(), 10)
             version = dialog.saved_version

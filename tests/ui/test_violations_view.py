@@ -13,6 +13,7 @@ from PySide6.QtGui import QImage
 from app.bootstrap import build_core
 from app.domain.events import PlateRead
 from app.domain.timeutil import utc_now
+from tests.helpers.approval import approve_in_dialog
 from tests.helpers.qt_loop import run_on_qasync
 from tests.helpers.settings import loopback_settings
 from tests.helpers.waiting import wait_for
@@ -89,6 +90,7 @@ def test_issue_fee_then_waive(qapp, themed, tmp_path):
             assert isinstance(waive, ViolationEditDialog) and not waive.ok_button.isEnabled()
             waive.reason_edit.setText("Barrier was stuck")
             waive.accept()
+            await approve_in_dialog(view)
             await wait_for(lambda: view.violations[vid].status == "waived"
                            and not view.in_flight(), 10)
             assert view.row_texts(vid)[5] == "waived"
@@ -108,6 +110,7 @@ def test_issue_fee_then_waive(qapp, themed, tmp_path):
     actions = [r[0] for r in db.execute("SELECT action FROM audit_log ORDER BY id")]
     db.close()
     assert "violation_issued" in actions and "violation_waived" in actions
+    assert "staff.approve" in actions  # the demo supervisor approved the waiver
 
 
 def test_offender_badge_in_view_and_lane_card(qapp, themed, tmp_path):

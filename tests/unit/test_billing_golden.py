@@ -71,7 +71,10 @@ def test_daily_maximum_per_local_day_across_midnight():
              stay("2026-01-10T19:00:00Z", "2026-01-12T08:00:00Z"))
     assert amounts(b) == [1200, 7200, -5200, 2700, -700]
     assert b.total == 5200
-    assert [ln.description for ln in b.lines][2] == "daily maximum 2026-01-11"
+    cap = b.lines[2]
+    assert (cap.description, cap.quantity, cap.unit, cap.unit_price, cap.amount) == (
+        "daily maximum 20.00 reached on 2026-01-11", 1, "day", 2000, -5200)
+    assert b.lines[4].description == "daily maximum 20.00 reached on 2026-01-12"
 
 
 def test_daily_maximum_on_spring_forward_day_has_23_hours():
@@ -87,6 +90,7 @@ def test_daily_maximum_on_spring_forward_day_has_23_hours():
     b = bill(tariff(parking={"block_min": 60, "block_price": 100, "daily_max": 1500}),
              stay("2026-03-28T21:00:00Z", "2026-03-29T20:00:00Z"))
     assert amounts(b) == [200, 2100, -600] and b.total == 1700
+    assert b.lines[2].description == "daily maximum 15.00 reached on 2026-03-29"
 
 
 def test_fall_back_day_has_25_hours():
@@ -413,6 +417,7 @@ def test_overlap_overnight_charge_daily_max_overstay_and_validations():
         ("parking", 150), ("parking", 2100), ("parking", -900), ("energy", 351),
         ("session", 50), ("overstay", 900), ("validation", -100), ("validation", -625)]
     assert (b.subtotal, b.vat, b.total) == (1592, 334, 1926)
+    assert b.lines[2].description == "daily maximum 12.00 reached on 2026-03-29"
 
 
 def test_waiver_after_the_bill_recomputes():

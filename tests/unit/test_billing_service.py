@@ -20,11 +20,20 @@ from app.domain.events import (
     ChargingFinished,
     ParkingSessionChanged,
     TransactionEnded,
+    ViolationChanged,
 )
 from app.domain.site import Site
 from app.domain.tariffs import FieldError, tariff_from_dict
-from app.services.billing import AUDIT_ADJUST, AUDIT_PAYMENT, AUDIT_TARIFF, BillingService
+from app.services.billing import (
+    AUDIT_ADJUST,
+    AUDIT_PAYMENT,
+    AUDIT_TARIFF,
+    BillingService,
+    month_of,
+)
 from app.services.bus import EventBus
+from app.services.staff import SupervisorRequired
+from tests.helpers.approval import supervisor
 from tests.helpers.fakes import FakeClock
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)  # 10:00 in Amsterdam
@@ -44,6 +53,8 @@ class FakeStore:
         self.payments: list[dict] = []
         self.adjustments: list[dict] = []
         self.writes = 0
+        self.allowance_asks: list[tuple] = []
+        self.hold: asyncio.Event | None = None  # timeline_facts waits for it once read
 
     def bind(self, binding_id: int, tx_id: int, session_id: int) -> None:
         self.bindings[binding_id] = tx_id
@@ -64,13 +75,17 @@ class FakeStore:
         if session_id not in self.sessions:
             return None
         bill = self.bills.get(session_id)
-        return {
+        facts = {
             "session": dict(self.sessions[session_id]),
             "charging": [{"tx": self.tx[t], "samples": self.samples.get(t, [])}
                          for t, s in sorted(self.bound.items()) if s == session_id],
-            "fees": self.fees.get(session_id, []), "bill": bill,
+            "fees": list(self.fees.get(session_id, [])), "bill": bill,
             "adjustments": [a for a in self.adjustments if bill and a["bill_id"] == bill["id"]],
             "payments": [p for p in self.payments if bill and p["bill_id"] == bill["id"]]}
+        if self.hold is not None:
+            hold, self.hold = self.hold, None
+            await hold.wait()
+        return facts
 
     async def sessions_of_transaction(self, tx_id: int) -> list[int]:
         return sorted(self.ever.get(tx_id, ()))
@@ -103,6 +118,14 @@ class FakeStore:
     async def add_adjustment(self, values: dict) -> int:
         self.adjustments.append({**values, "id": len(self.adjustments) + 1})
         return len(self.adjustments)
+
+    async def allowance_used_kwh(self, account_id: int, exclude_session_id: int,
+                                 since: datetime, until: datetime) -> Decimal:
+        self.allowance_asks.append((account_id, exclude_session_id, since, until))
+        return sum((-Decimal(ln["quantity"]) for sid, b in self.bills.items()
+                    if b["account_id"] == account_id and sid != exclude_session_id
+                    and since <= b["opened_at"] < until
+                    for ln in b["lines"] if ln["component"] == "allowance"), Decimal(0))
 
 
 class FakeTransactions:
@@ -246,9 +269,13 @@ async def test_pay_adjust_and_is_settled(service, store, clock) -> None:
     with pytest.raises(ValueError):
         await service.pay("att", record.id, "bitcoin", "", 100)
     with pytest.raises(FieldError, match=r"adjustment\.reason"):
-        await service.adjust("att", record.id, "waiver", "parking", reason=" ")
+        await service.adjust("att", record.id, "waiver", "parking", reason=" ",
+                             approval=supervisor())
+    with pytest.raises(SupervisorRequired, match="needs a supervisor"):
+        await service.adjust("att", record.id, "validation", ["parking"], percent=50,
+                             reason="shop validation")
     waived = await service.adjust("sup.eva", record.id, "validation", ["parking"],
-                                  percent=50, reason="shop validation")
+                                  percent=50, reason="shop validation", approval=supervisor())
     assert waived.total == 825 - 413 and waived.revision == 2
     paid = await service.pay("att.bob", record.id, "card", "PIN-123", waived.total)
     assert (paid.status, paid.paid, paid.payment_methods) == ("paid", 412, ("card",))
@@ -304,11 +331,13 @@ async def test_violation_fees_are_fee_lines(service, store, clock) -> None:
 
 async def test_save_tariff_versions_and_validation(service, store) -> None:
     doc = {**DEFAULT_TARIFF, "effective_from": "2026-12-01T00:00:00+01:00"}
-    assert await service.save_tariff("sup.eva", doc) == 2
+    with pytest.raises(SupervisorRequired):
+        await service.save_tariff("att.bob", doc)
+    assert await service.save_tariff("sup.eva", doc, approval=supervisor()) == 2
     assert [t.version for t in service.tariffs()] == [1, 2]
     bad = {**doc, "components": {"parking": {"block_min": 0, "block_price": 10}}}
     with pytest.raises(FieldError, match=r"tariff\.components\.parking\.block_min"):
-        await service.save_tariff("sup.eva", bad)
+        await service.save_tariff("sup.eva", bad, approval=supervisor())
     assert [a[1] for a in service.audits] == [AUDIT_TARIFF]
 
 
@@ -354,3 +383,142 @@ async def test_an_event_from_another_thread_is_handed_to_the_loop(service, store
         if service.known_bill(2) is not None:
             break
     assert service.known_bill(2) is not None and store.bills[2]["total"] == 825
+
+
+# -- a fee at the exit: seen at once, before the background recompute --------------------------
+
+def violation(session_id: int, violation_id: int, amount: int, status: str = "issued"
+              ) -> ViolationChanged:
+    return ViolationChanged(at=T0, violation_id=violation_id, kind="ice", plate="KL093T",
+                            account_id=None, bay_id="EV-02", parking_session_id=session_id,
+                            step="fee", amount=amount, status=status)
+
+
+async def test_a_fee_issued_just_before_the_exit_read_holds_the_car(service, store,
+                                                                    clock) -> None:
+    await service.bill(2)
+    assert service.check_exit(2) == "unpaid bill: 8.25 EUR due"
+    await service.settle_pending()
+    # enforcement writes the violation, then publishes; the exit reads the car at once
+    store.fees[2] = [{"id": 5, "kind": "ice", "amount": 2500, "reason": "ICE at EV-02"}]
+    service.bus.publish(violation(2, 5, 2500))
+    assert service.check_exit(2) == "unpaid bill: 33.25 EUR due"
+    assert not service.is_settled(2)
+    assert service.running_bill(2).total == 3325
+    await service.settle_pending()
+    [fee] = [ln for ln in service.known_bill(2).bill.lines if ln.component == "fee"]
+    assert (fee.amount, fee.description) == (2500, "ice fee (violation 5): ICE at EV-02")
+    assert service._fee_overlay == {}  # read back from the store: the overlay is gone
+    # adjusted to 10.00, then waived: the exit follows each at once
+    store.fees[2] = [{"id": 5, "kind": "ice", "amount": 1000, "reason": "ICE at EV-02"}]
+    service.bus.publish(violation(2, 5, 1000, "adjusted"))
+    assert service.check_exit(2) == "unpaid bill: 18.25 EUR due"
+    store.fees[2] = []
+    service.bus.publish(violation(2, 5, 1000, "waived"))
+    assert service.check_exit(2) == "unpaid bill: 8.25 EUR due"
+    await service.settle_pending()
+    assert "fee" not in components(service.known_bill(2))
+
+
+async def test_a_recompute_that_read_before_the_fee_does_not_hide_it(service, store,
+                                                                     clock) -> None:
+    await service.bill(2)
+    store.hold = hold = asyncio.Event()
+    early = asyncio.create_task(service.bill(2))  # reads the facts, then waits
+    for _ in range(5):
+        await asyncio.sleep(0)
+    store.fees[2] = [{"id": 6, "kind": "idle", "amount": 1500, "reason": ""}]
+    service.bus.publish(violation(2, 6, 1500))
+    assert store.hold is None  # the early recompute has read
+    hold.set()
+    record = await early  # stored without the fee: it read before the fee was written
+    assert "fee" not in components(record)
+    assert service.check_exit(2) == "unpaid bill: 23.25 EUR due"  # the fee still counts
+    await service.settle_pending()  # the recompute the fee scheduled
+    assert components(service.known_bill(2))["fee"] == 1500
+    assert service._fee_overlay == {}
+
+
+def test_fee_changed_without_details_only_schedules() -> None:
+    svc = BillingService.__new__(BillingService)
+    scheduled: list[int] = []
+    svc._schedule = scheduled.append  # type: ignore[method-assign]
+    svc._fee_overlay, svc._fee_seq, svc._known = {}, 0, {}
+    svc.fee_changed(4)
+    svc.fee_changed(None)
+    assert scheduled == [4] and svc._fee_overlay == {}
+    svc.fee_changed(4, 9, amount=700, status="issued", kind="overstay")
+    assert svc._fee_overlay[4]["V00000009"][1] == Fee("V00000009", 700,
+                                                      "overstay fee (violation 9)")
+
+
+# -- the running bill ----------------------------------------------------------------------------
+
+async def test_running_bill_grows_while_a_charged_car_idles(service, store, clock) -> None:
+    assert service.running_bill(1) is None  # not computed yet
+    charge(store, 11, T0 + timedelta(minutes=10), 60, 10.0, stopped=False)  # still plugged
+    store.bind(1, 11, 1)
+    service.bus.publish(ChargingFinished(at=T0 + timedelta(minutes=140), charger_id="CP-01",
+                                         connector_id=1, transaction_id=11,
+                                         reason="SuspendedEV"))
+    await service.settle_pending()
+
+    def idle() -> int:
+        bill = service.running_bill(1)
+        assert bill is not None
+        return sum(ln.amount for ln in bill.lines if ln.component == "idle")
+
+    # charging finished 140 min in, 30 min grace: idle from 170 min; now is 180 min
+    assert idle() == 10 * 25
+    clock.advance(10 * 60)
+    assert idle() == 20 * 25
+    clock.advance(60 * 60)
+    assert idle() == 1500  # the cap per charging session
+    assert store.writes == 1  # priced in memory, nothing stored
+    assert service.running_bill(99) is None
+
+
+# -- the permit allowance across the month's bills ----------------------------------------------
+
+ALLOWANCE_TARIFF = {**DEFAULT_TARIFF, "components": {
+    "energy": {"per_kwh": 40}, "allowance": {"kwh_per_month": 10}}}
+
+
+def test_month_of_is_the_site_local_calendar_month() -> None:
+    tz = __import__("zoneinfo").ZoneInfo("Europe/Amsterdam")
+    # 31 Mar 22:30Z is 1 Apr 00:30 in Amsterdam (CEST): April
+    assert month_of(datetime(2026, 3, 31, 22, 30, tzinfo=UTC), tz) == (
+        datetime(2026, 3, 31, 22, 0, tzinfo=UTC), datetime(2026, 4, 30, 22, 0, tzinfo=UTC))
+    assert month_of(datetime(2026, 12, 15, tzinfo=UTC), tz) == (
+        datetime(2026, 11, 30, 23, 0, tzinfo=UTC), datetime(2026, 12, 31, 23, 0, tzinfo=UTC))
+
+
+async def test_allowance_carries_over_between_an_accounts_bills(service, store,
+                                                                clock) -> None:
+    store.tariff_docs = [ALLOWANCE_TARIFF]
+    await service.reload_tariffs()
+    exit_at = T0 + timedelta(hours=2)
+    store.sessions[1]["exit_at"] = exit_at
+    store.sessions[3] = {"id": 3, "entry_at": T0 + timedelta(days=1), "exit_at": exit_at
+                         + timedelta(days=1), "zone_id": "P1", "plate": "GX512K",
+                         "account_id": 7}
+    store.sessions[4] = {**store.sessions[3], "id": 4, "plate": "KL093T", "account_id": None}
+    charge(store, 11, T0 + timedelta(minutes=5), 60, 6.0)
+    charge(store, 12, T0 + timedelta(days=1, minutes=5), 60, 7.0)
+    charge(store, 13, T0 + timedelta(days=1, minutes=5), 60, 12.0)
+    store.bind(1, 11, 1)
+    store.bind(2, 12, 3)
+    store.bind(3, 13, 4)
+    first = await service.bill(1)
+    assert first.bill.allowance_kwh_used == 6 and first.total == 0
+    second = await service.bill(3)
+    assert second.bill.allowance_kwh_used == 4
+    assert components(second) == {"energy": 280, "allowance": -160}  # 3 kWh paid
+    again = await service.bill(3)  # its own lines never count against it
+    assert again.total == second.total and again.revision == second.revision
+    assert (await service.bill(1)).bill.allowance_kwh_used == 6
+    visitor = await service.bill(4)  # no account: the tariff's allowance, no carry-over
+    assert visitor.bill.allowance_kwh_used == 10
+    since, until = month_of(T0, service._tz)
+    assert {a[1:] for a in store.allowance_asks} == {(1, since, until), (3, since, until)}
+    assert {a[0] for a in store.allowance_asks} == {7}

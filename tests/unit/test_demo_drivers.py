@@ -25,3 +25,13 @@ def test_visitors_come_too():
     rng = random.Random(5)
     plates = {pool(rng).plate for _ in range(12)}
     assert plates - {d.plate for d in DEMO_DRIVERS}
+
+
+def test_a_regular_inside_is_the_one_who_plugs_in():
+    pool = DemoDriverPool(share=1.0)
+    inside = {DEMO_DRIVERS[3].plate, "ZZ999Z"}  # a regular and a visitor drove in
+    pool.inside = lambda: inside
+    rng = random.Random(7)
+    assert pool(rng).plate == DEMO_DRIVERS[3].plate
+    # Nobody else inside: any free regular (the demo's chargers are busy from the start).
+    assert pool(rng).plate in {d.plate for d in DEMO_DRIVERS[:3] + DEMO_DRIVERS[4:]}

@@ -27,6 +27,8 @@ from app.services.enforcement import (
     EnforcementService,
     FeeContext,
 )
+from app.services.staff import Approval, Role, SupervisorRequired
+from tests.helpers.approval import supervisor
 from tests.helpers.fakes import FakeClock
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
@@ -235,11 +237,12 @@ async def test_supervisor_waive_and_adjust(world) -> None:
         bus.publish(ice(n))
         await service.idle()
         clock.advance(60)
-    fee = await service.adjust("sup.sue", 2, 1000, "first time this year")
+    fee = await service.adjust("sup.sue", 2, 1000, "first time this year",
+                               approval=supervisor("sup.sue"))
     assert (fee.status, fee.amount, fee.resolved_by) == (ViolationStatus.ADJUSTED, 1000,
                                                          "sup.sue")
     assert fee.evidence["changes"][0]["amount_before"] == 2500
-    banned = await service.waive("sup.sue", 3, "camera misread")
+    banned = await service.waive("sup.sue", 3, "camera misread", approval=supervisor("sup.sue"))
     assert (banned.status, store.rows[3].status) == (ViolationStatus.WAIVED,
                                                      ViolationStatus.WAIVED)
     assert access.removed == [("sup.sue", 41)]
@@ -248,11 +251,16 @@ async def test_supervisor_waive_and_adjust(world) -> None:
     assert [e.status for e in events[-2:]] == ["adjusted", "waived"]
     assert service.offender_level("GX512K").count == 2  # the waived one no longer counts
     with pytest.raises(ValueError):
-        await service.waive("sup.sue", 3, "again")
+        await service.waive("sup.sue", 3, "again", approval=supervisor("sup.sue"))
     with pytest.raises(ValueError):
-        await service.waive("sup.sue", 1, "  ")
+        await service.waive("sup.sue", 1, "  ", approval=supervisor("sup.sue"))
     with pytest.raises(ValueError):
-        await service.adjust("sup.sue", 1, -1, "r")
+        await service.adjust("sup.sue", 1, -1, "r", approval=supervisor("sup.sue"))
+    with pytest.raises(SupervisorRequired):
+        await service.waive("att.bob", 1, "no supervisor here")
+    with pytest.raises(SupervisorRequired, match=r"att\.bob is attendant"):
+        await service.adjust("att.bob", 1, 0, "an attendant's approval",
+                             approval=Approval("att.bob", "", Role.ATTENDANT, clock()))
     history = await service.history("GX513K")  # Anna's other plate: the account's history
     assert [v.id for v in history] == [3, 2, 1]
     assert [v.id for v in await service.history(ANNA)] == [3, 2, 1]

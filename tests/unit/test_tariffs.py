@@ -145,3 +145,18 @@ def test_pick_tariff_effective_dates_and_specificity():
     assert pick_tariff(all_, "resident", "P1", at) is resident  # group beats zone
     assert pick_tariff(all_, "resident", "P1", datetime(2026, 2, 1, tzinfo=UTC)) is zone_p1
     assert pick_tariff(all_, "visitor", "P2", datetime(2025, 1, 1, tzinfo=UTC)) is None
+
+
+def test_penalties_are_the_fee_dialogs_proposals_and_round_trip():
+    doc = {"id": "p", "version": 1, "effective_from": "2026-01-01T00:00:00Z",
+           "currency": "EUR", "components": {"penalties": {"idle": 1500, "ice": 5000}}}
+    tariff = tariff_from_dict(doc)
+    assert (tariff.penalty("idle"), tariff.penalty("ice"), tariff.penalty("overstay")) == (
+        1500, 5000, None)
+    assert tariff_from_dict(tariff_to_dict(tariff)) == tariff
+    hash(tariff)  # still usable as a key
+    for bad, where in (({"parking": 100}, "penalties.parking"), ({"idle": -5}, "penalties.idle"),
+                       ({"ice": "lots"}, "penalties.ice"), ([], "components.penalties")):
+        doc["components"]["penalties"] = bad
+        with pytest.raises(FieldError, match=where):
+            tariff_from_dict(doc)

@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
 
 from app.domain.billing import BillingError, compute_bill, timeline_from_dict
 from app.domain.tariffs import FieldError, tariff_from_dict, tariff_to_dict
+from ui.dialogs.supervisor_approval import ask_supervisor
 from ui.receipt import money, quantity
 from ui.views.command_bar import actor_name
 
@@ -70,6 +71,10 @@ FIELDS: tuple[tuple[str, str, str, str], ...] = (
     ("overstay.block_min", "Overstay block (min)", f"{P}.overstay.block_min", "int"),
     ("overstay.block_price", "Overstay block price", f"{P}.overstay.block_price", "money"),
     ("session_fee.amount", "Session fee", f"{P}.session_fee.amount", "money"),
+    # What the fee dialog proposes when an attendant issues an enforcement fee.
+    ("penalties.overstay", "Overstay fine", f"{P}.penalties.overstay", "money"),
+    ("penalties.idle", "Idle fine", f"{P}.penalties.idle", "money"),
+    ("penalties.ice", "ICE-ing fine", f"{P}.penalties.ice", "money"),
 )
 VAT_PATH = "tariff.vat_rate_bp"
 EFFECTIVE_PATH = "tariff.effective_from"
@@ -383,6 +388,7 @@ class TariffEditorDialog(QDialog):
         section("energy", ("per_kwh",), ("per_kwh",))
         section("idle", ("per_min", "grace_min", "cap"), ("per_min",))
         section("session_fee", ("amount",), ("amount",))
+        section("penalties", ("overstay", "idle", "ice"), ())
         section("overstay", ("max_stay_min", "per_min", "block_min", "block_price"),
                 ("max_stay_min",))
         if "overstay" in comps and values["overstay.per_min"] is not None:
@@ -507,6 +513,12 @@ class TariffEditorDialog(QDialog):
         if self.error is not None or not self._doc:
             return
         doc = self.document()
+        # A supervisor action: approved at the booth first, then saved.
+        self._result("Waiting for a supervisor's approval…", True)
+        ask_supervisor(self, self._core, f"Save tariff {doc.get('id', '')}",
+                       lambda approval: self._start_save(doc, approval))
+
+    def _start_save(self, doc: dict[str, Any], approval: Any) -> None:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -514,17 +526,19 @@ class TariffEditorDialog(QDialog):
             return
         self.save_button.setEnabled(False)
         self._result("Saving…", True)
-        task = loop.create_task(self._save(doc))
+        task = loop.create_task(self._save(doc, approval))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _save(self, doc: dict[str, Any]) -> None:
+    async def _save(self, doc: dict[str, Any], approval: Any = None) -> None:
         try:
-            version = await self._billing.save_tariff(self.actor, doc)
-        except FieldError as exc:
+            version = await self._billing.save_tariff(self.actor, doc, approval=approval)
+        except (FieldError, PermissionError) as exc:
             if shiboken6.isValid(self):
-                self._show_error(exc)
+                if isinstance(exc, FieldError):
+                    self._show_error(exc)
                 self._result(f"✗ Not saved: {exc}", False)
+                self.save_button.setEnabled(self.error is None)
             return
         except Exception as exc:  # the database is unreachable, ...
             log.warning("tariff editor: save failed: %s: %s", type(exc).__name__, exc)

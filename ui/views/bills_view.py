@@ -18,7 +18,7 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QColor, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -35,11 +35,13 @@ from PySide6.QtWidgets import (
 
 from app.domain.events import ParkingSessionChanged
 from ui.dialogs.payment import PaymentDialog
+from ui.dialogs.supervisor_approval import ask_supervisor
 from ui.dialogs.tariff_editor import TariffEditorDialog
 from ui.dialogs.waiver import WaiverDialog
 from ui.receipt import HAS_PRINT, local_time, money, print_receipt, quantity, save_pdf
 from ui.views.access_actions import ChangeRunner
 from ui.views.command_bar import actor_name
+from ui.views.offender_badge import BADGE_COLOR, BadgeCache, badge_html
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,7 @@ class BillsView(QWidget):
         self.runner = ChangeRunner(self)
         self.dialog: Any = None  # the last dialog opened (tests drive it)
         self.tariff_editor: TariffEditorDialog | None = None
+        self._badges = BadgeCache(core)  # repeat offenders: "⚠ 3" by the plate
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -133,6 +136,8 @@ class BillsView(QWidget):
         self.tariffs_button.clicked.connect(self.open_tariffs)
         bridge.billChanged.connect(self._on_bill_changed)
         bridge.gateEvent.connect(self._on_gate_event)
+        if hasattr(bridge, "violationChanged"):
+            bridge.violationChanged.connect(self._on_violation_changed)
         self.refresh_stays()
         self._show(None)
         self._history: asyncio.Task | None = None
@@ -199,8 +204,12 @@ class BillsView(QWidget):
             status = row.get("status", "—")
             if row.get("open") and status == "open":
                 status = "inside"
-            plate = _item(row.get("plate") or f"stay {sid}")
+            badge, tip = self._badges.get(row.get("plate") or "")
+            plate = _item((row.get("plate") or f"stay {sid}") + (f"  {badge}" if badge else ""))
             plate.setData(Qt.ItemDataRole.UserRole, sid)
+            if badge:
+                plate.setForeground(QColor(BADGE_COLOR))
+                plate.setToolTip(tip)
             table.setItem(r, 0, plate)
             table.setItem(r, 1, _item(local_time(row.get("entry"))))
             table.setItem(r, 2, _item(status))
@@ -254,11 +263,7 @@ class BillsView(QWidget):
             return
         self.pay_button.setEnabled(record.outstanding > 0 and record.status != "void")
         cur = record.currency
-        self.header_label.setText(
-            f"<b>{record.plate or '—'}</b> · bill #{record.id} · stay "
-            f"{record.parking_session_id}<br/>Entry {local_time(record.opened_at)} · exit "
-            f"{local_time(record.closed_at) if record.closed_at else 'still inside'}"
-            + ("" if record.bill.lines else " · <i>nothing charged yet</i>"))
+        self._set_header(record)
         lines = record.bill.lines
         self.line_table.setRowCount(len(lines))
         for r, ln in enumerate(lines):
@@ -276,7 +281,35 @@ class BillsView(QWidget):
             f"owed <b>{money(record.outstanding, cur)}</b> · status <b>{record.status}</b>")
         self.billShown.emit(record.parking_session_id)
 
+    def _set_header(self, record: Any) -> None:
+        badge, tip = self._badges.get(record.plate or "")
+        count = badge.removeprefix("⚠ ")
+        self.header_label.setText(
+            f"<b>{record.plate or '—'}</b>"
+            + (badge_html(f"⚠ repeat offender ({count})") if badge else "")
+            + f" · bill #{record.id} · stay "
+            f"{record.parking_session_id}<br/>Entry {local_time(record.opened_at)} · exit "
+            f"{local_time(record.closed_at) if record.closed_at else 'still inside'}"
+            + ("" if record.bill.lines else " · <i>nothing charged yet</i>"))
+        self.header_label.setToolTip(tip)
+
+    def offender_badge_text(self, session_id: int) -> tuple[str, str]:
+        """The badge shown by a stay's plate in the list, and its tooltip (tests)."""
+        ids = self.stay_ids()
+        if session_id not in ids:
+            return "", ""
+        item = self.stay_table.item(ids.index(session_id), 0)
+        text = item.text()
+        return (text.split("  ", 1)[1] if "  " in text else ""), item.toolTip()
+
     # -- events -----------------------------------------------------------------------
+
+    def _on_violation_changed(self, _event: Any = None) -> None:
+        """An offence recorded, waived or adjusted: the badges follow."""
+        self._badges.clear()
+        self._fill_stays()
+        if self.record is not None:
+            self._set_header(self.record)
 
     def _on_bill_changed(self, event: Any) -> None:
         sid = event.parking_session_id
@@ -318,10 +351,14 @@ class BillsView(QWidget):
         dialog.setObjectName("waiverDialog")
 
         def waive() -> None:
-            self._schedule(self._billing.adjust(
-                self.actor, record.id, "waiver", dialog.components(), percent=dialog.percent(),
-                amount=dialog.amount(), reason=dialog.reason()),
-                lambda r: self._done(r, "Waiver applied"))
+            # Read the dialog before it is deleted; a supervisor approves, then it runs.
+            comps, percent = dialog.components(), dialog.percent()
+            amount, reason = dialog.amount(), dialog.reason()
+            what = f"Waiver on bill {record.id} ({record.plate or 'no plate'}): {reason}"
+            ask_supervisor(self, self._core, what, lambda approval: self._schedule(
+                self._billing.adjust(self.actor, record.id, "waiver", comps, percent=percent,
+                                     amount=amount, reason=reason, approval=approval),
+                lambda r: self._done(r, "Waiver applied")))
         return self._open(dialog, waive)
 
     def ask_save_pdf(self) -> QFileDialog | None:
@@ -402,7 +439,8 @@ class BillsView(QWidget):
     def _schedule(self, work: Awaitable[Any], done: Callable[[Any], None]) -> None:
         """Run a service call on the loop; its result goes to `done`, a refusal (ValueError,
         KeyError: a message for the user) to the result line."""
-        started = self.runner.run(lambda: work, ok=done, expected=(ValueError, KeyError),
+        started = self.runner.run(lambda: work, ok=done,
+                                  expected=(ValueError, KeyError, PermissionError),
                                   fail=lambda m: self._result(f"✗ Not done: {m}", False))
         if not started:
             work.close()  # type: ignore[attr-defined]

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from ui.dialogs.fee import FeeDialog
+from ui.dialogs.supervisor_approval import ask_supervisor
 from ui.dialogs.violation_edit import ViolationEditDialog
 from ui.receipt import local_time, money
 from ui.views.access_actions import ChangeRunner
@@ -429,14 +430,22 @@ class ViolationsView(QWidget):
         dialog.setObjectName("violationEditDialog")
 
         def apply() -> None:
-            if dialog.mode() == "waive":
-                work = self._enf.waive(self.actor, v.id, dialog.reason())
-                message = "Waived"
-            else:
-                work = self._enf.adjust(self.actor, v.id, dialog.amount() or 0,
-                                        dialog.reason())
-                message = "Adjusted"
-            self._schedule(work, lambda r: self._done(r, message))
+            # Read the dialog before it is deleted; the supervisor approves, then it runs.
+            mode, amount, reason = dialog.mode(), dialog.amount() or 0, dialog.reason()
+            what = (f"Waive violation #{v.id} ({v.plate or v.bay_id})" if mode == "waive"
+                    else f"Adjust violation #{v.id} ({v.plate or v.bay_id}) to "
+                         f"{money(amount, self.currency)}")
+
+            def run(approval: Any) -> None:
+                if mode == "waive":
+                    work = self._enf.waive(self.actor, v.id, reason, approval=approval)
+                    message = "Waived"
+                else:
+                    work = self._enf.adjust(self.actor, v.id, amount, reason,
+                                            approval=approval)
+                    message = "Adjusted"
+                self._schedule(work, lambda r: self._done(r, message))
+            ask_supervisor(self, self._core, what, run)
         return self._open(dialog, apply)
 
     def in_flight(self) -> bool:
@@ -465,7 +474,8 @@ class ViolationsView(QWidget):
     def _schedule(self, work: Awaitable[Any], done: Callable[[Any], None]) -> None:
         """Run a service call on the loop; its result goes to `done`, a refusal (ValueError,
         KeyError: a message for the user) to the result line."""
-        started = self.runner.run(lambda: work, ok=done, expected=(ValueError, KeyError),
+        started = self.runner.run(lambda: work, ok=done,
+                                  expected=(ValueError, KeyError, PermissionError),
                                   fail=lambda m: self._result(f"✗ Not done: {m}", False))
         if not started:
             work.close()  # type: ignore[attr-defined]

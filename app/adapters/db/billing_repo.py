@@ -1,14 +1,17 @@
 """Tariffs, bills, payments and bill adjustments on the writer thread (BillingStore of
 app.services.billing), and the reads a bill's timeline needs: the parking session, the
-transactions bound to it (through the bindings), their meter samples and the issued
-violation fees."""
+transactions bound to it (through the bindings), their meter samples, the issued
+violation fees, and the permit allowance the account's other bills of the month already
+used (``allowance_used_kwh``: summed from their stored "allowance" lines, so no column
+holds it and a recompute of one bill never counts its own lines)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, or_, select, update
 
 from app.adapters.db import tables as t
 from app.adapters.db.writer import DbWriter
@@ -31,6 +34,8 @@ DEFAULT_TARIFF: dict[str, Any] = {
         "energy": {"per_kwh": 35},
         "idle": {"per_min": 25, "grace_min": 30, "cap": 1500},
         "overstay": {"max_stay_min": 1440, "block_min": 60, "block_price": 500},
+        # Proposed when an attendant issues a fee: EUR 25 overstay, 15 idle, 50 ICE-ing.
+        "penalties": {"overstay": 2500, "idle": 1500, "ice": 5000},
     },
 }
 
@@ -210,6 +215,29 @@ def insert_adjustment(conn: Connection, values: dict[str, Any]) -> int:
                .inserted_primary_key[0])
 
 
+def allowance_used_kwh(conn: Connection, account_id: int, exclude_session_id: int,
+                       since: datetime, until: datetime) -> Decimal:
+    """kWh the allowance lines of this account's bills cover, over the stays that entered
+    in [since, until) (``opened_at`` is the stay's entry), leaving out the bill of
+    ``exclude_session_id`` (the one being computed) and void bills. Allowance lines have
+    a negative quantity in kWh."""
+    b = t.bills.c
+    rows = conn.execute(select(b.lines).where(
+        b.account_id == account_id, b.opened_at >= since, b.opened_at < until,
+        or_(b.parking_session_id.is_(None), b.parking_session_id != exclude_session_id),
+        b.status != "void"))
+    used = Decimal(0)
+    for row in rows:
+        for line in row.lines or ():
+            if not isinstance(line, dict) or line.get("component") != "allowance":
+                continue
+            try:
+                used += -Decimal(str(line.get("quantity", "0")))
+            except InvalidOperation:
+                continue
+    return max(used, Decimal(0))
+
+
 def load_recent_bills(conn: Connection, limit: int = 200) -> list[dict[str, Any]]:
     """The newest bills, summary columns only (the Bills tab's list after a restart)."""
     b = t.bills
@@ -255,3 +283,8 @@ class SqlBillingStore:
 
     async def recent_bills(self, limit: int = 200) -> list[dict[str, Any]]:
         return await self._writer.run(lambda conn: load_recent_bills(conn, limit))
+
+    async def allowance_used_kwh(self, account_id: int, exclude_session_id: int,
+                                 since: datetime, until: datetime) -> Decimal:
+        return await self._writer.run(lambda conn: allowance_used_kwh(
+            conn, account_id, exclude_session_id, since, until))
