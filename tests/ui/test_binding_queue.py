@@ -6,16 +6,27 @@ camera enlarging the bay's camera in the Cameras tab."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from PySide6.QtCore import Qt
 
 from app.domain.binding import BindingIssue
+from app.domain.enforcement import (
+    Ladder,
+    StepKind,
+    Violation,
+    ViolationKind,
+    ViolationStatus,
+)
+from app.domain.events import ViolationChanged
 from app.domain.transactions import Transaction
 from app.services.binding import BindingService
 from tests.helpers.qt_loop import run_on_qasync
 from tests.helpers.waiting import wait_for
+from ui.models.common import format_local
+from ui.views.binding_queue import BindingQueueView
 
 T0 = datetime(2025, 3, 14, 8, 30, tzinfo=UTC)
 
@@ -197,3 +208,65 @@ def test_the_window_still_fits_a_1024_screen_with_the_queue(qtbot, binding, wind
     window.resize(1024, 600)
     qtbot.wait(50)
     assert window.width() == 1024
+
+
+class Offences:
+    """Just enough of an EnforcementService for the badge: the in-memory offences of a
+    plate (newest first) and its level on the real ladder."""
+
+    ladder = Ladder()
+
+    def __init__(self, *violations: Violation) -> None:
+        self.violations = list(violations)
+
+    def offences(self, plate):
+        return sorted((v for v in self.violations if v.plate == plate),
+                      key=lambda v: v.at, reverse=True)
+
+    def offender_level(self, plate):
+        return self.ladder.level([v.offence for v in self.offences(plate)], T0)
+
+
+def _violation(n: int, plate: str, kind: str, minutes_ago: int, amount: int) -> Violation:
+    return Violation(n, ViolationKind(kind), T0 - timedelta(minutes=minutes_ago),
+                     StepKind.FEE if amount else StepKind.WARNING, ViolationStatus.ISSUED,
+                     plate=plate, amount=amount)
+
+
+def test_a_repeat_offender_is_badged_in_the_queue(qapp, qtbot, core, bridge, binding):
+    # V384BG: two offences in the window -> "⚠ 2"; KL093T: one -> no badge.
+    core.enforcement = Offences(_violation(1, "V384BG", "idle", 600, 0),
+                                _violation(2, "V384BG", "ice", 60, 2500),
+                                _violation(3, "KL093T", "overstay", 30, 2500))
+    view = BindingQueueView(core, bridge, actor="attendant")
+    qtbot.addWidget(view)
+
+    async def body():
+        view.refresh()
+        await wait_for(lambda: len(view.model.issues) == 2)
+        m = view.model
+        assert m.index(0, m.COL_KIND).data() == "Two plates: GX512K, V384BG ⚠ 2"
+        assert m.index(1, m.COL_KIND).data() == "Parked, not charging: KL093T"
+        tip = m.index(0, m.COL_BAY).data(Qt.ItemDataRole.ToolTipRole)
+        first = core.enforcement.violations[0]
+        second = core.enforcement.violations[1]
+        assert ("V384BG — Repeat offender: 2nd in 90 days\n"
+                f"{format_local(second.at)} · Parked, not charging · fee €25.00 · issued\n"
+                f"{format_local(first.at)} · Idle after charging · warning · issued") in tip
+        assert "Repeat offender" not in m.index(1, 0).data(Qt.ItemDataRole.ToolTipRole)
+        view.select_issue(1)
+        assert view.detail.text().startswith("Bay EV 03 · GX512K, V384BG ⚠ 2 · CP-02/1")
+        assert view.detail.toolTip().startswith("V384BG — Repeat offender: 2nd in 90 days")
+
+        # A supervisor waives one: it no longer counts, the badge goes when the bridge
+        # says a violation changed.
+        core.enforcement.violations[0] = replace(first, status=ViolationStatus.WAIVED)
+        core.bus.publish(ViolationChanged(at=T0, violation_id=1, kind="idle",
+                                          plate="V384BG", account_id=None, bay_id="",
+                                          parking_session_id=None, step="warning",
+                                          amount=0, status="waived", offences=1))
+        await wait_for(lambda: "⚠" not in m.index(0, m.COL_KIND).data())
+        assert m.index(0, m.COL_KIND).data() == "Two plates: GX512K, V384BG"
+        assert view.detail.toolTip() == ""
+
+    run(qapp, binding, body)

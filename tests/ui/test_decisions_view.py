@@ -7,12 +7,14 @@ import asyncio
 from datetime import UTC, datetime
 
 import shiboken6
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
 from app.bootstrap import build_core
 from app.domain.access import Account, CredentialKind
 from app.domain.access_rules import GateFacts
 from app.domain.events import AccessDecided
+from tests.helpers.approval import supervisor
 from tests.helpers.qt_loop import run_on_qasync
 from tests.helpers.settings import loopback_settings
 from tests.helpers.waiting import wait_for
@@ -180,5 +182,60 @@ def test_a_view_opened_later_shows_the_decisions_made_before(qapp, tmp_path):
         finally:
             bridge.close()
             await core.stop()
+
+    run_on_qasync(qapp, scenario())
+
+
+def test_a_repeat_offenders_plate_decision_carries_the_badge(qapp, tmp_path):
+    async def scenario():
+        core = await build_core(loopback_settings(tmp_path))
+        await core.start()
+        bridge = CoreBridge(core)
+        view = DecisionsView(core, bridge)
+        view.resize(900, 500)
+        try:
+            enf = core.enforcement
+            first = await enf.issue_fee("attendant", kind="idle", plate="RP-200-X",
+                                        reason="idle at EV-03", amount=500)
+            second = await enf.issue_fee("attendant", kind="overstay", plate="RP-200-X",
+                                         reason="over 4 h", amount=2500)
+            access = core.access
+            entry = next(lane for lane in core.site.lanes if lane.id == "LANE-IN")
+            zone = core.site.zones[0].id
+            access.decide_gate(CredentialKind.PLATE, "RP-200-X",
+                               GateFacts(entry=True, zone_id=zone), lane_id=entry.id)
+            access.decide_charger("RP-200-X", charger_id=core.site.chargers[0].id,
+                                  connector_id=1)  # a card UID, not a plate: no badge
+            access.decide_gate(CredentialKind.PLATE, "QQ111Q",
+                               GateFacts(entry=True, zone_id=zone), lane_id=entry.id)
+            await wait_for(lambda: view.model.rowCount() == 3)
+            rows = view.rows()
+            assert rows[2][C.COL_CRED] == "RP-200-X  ⚠ 2"
+            assert rows[1][C.COL_CRED] == "RP-200-X"
+            assert rows[0][C.COL_CRED] == "QQ111Q"
+            tip = view.proxy.index(2, C.COL_TIME).data(Qt.ItemDataRole.ToolTipRole)
+            assert tip.endswith(
+                "\n\nRepeat offender: 2nd in 90 days\n"
+                f"{format_local(second.at)} · Overstay · fee €25.00 · issued\n"
+                f"{format_local(first.at)} · Idle after charging · "
+                f"{first.step.value} €5.00 · issued")
+            assert "Repeat offender" not in view.proxy.index(0, 0).data(
+                Qt.ItemDataRole.ToolTipRole)
+            view.filter_edit.setText("rp-200")  # the filter matches the plain value
+            assert len(view.rows()) == 2
+            view.filter_edit.clear()
+            view.table.selectRow(2)
+            assert "Repeat offender: 2nd in 90 days" in view.detail_label.text()
+
+            # A supervisor waives one: the badge goes, in the row and under the table.
+            await enf.waive("supervisor", first.id, "Charger fault", approval=supervisor())
+            await wait_for(lambda: "⚠" not in view.rows()[2][C.COL_CRED])
+            assert view.rows()[2][C.COL_CRED] == "RP-200-X"
+            assert "Repeat offender" not in view.detail_label.text()
+        finally:
+            bridge.close()
+            await core.stop()
+            view.close()
+            shiboken6.delete(view)
 
     run_on_qasync(qapp, scenario())

@@ -2,15 +2,66 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from html import escape
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer
 
+from app.domain.billing import Bill, round_half_up
 from app.domain.charging import ChargerState, ConnectorStatus
 from app.domain.site import Bay
 from ui.models.common import DISPLAY, NO_VALUE, Index, Roles, RowTableModel, format_local
+from ui.receipt import money
 from ui.theme import dot, status_color, status_label
+from ui.views.offender_badge import BADGE_COLOR, offender_badge
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IdleFee:
+    """The idle fee of a stay so far, as the driver will pay it (VAT included)."""
+
+    amount: int  # minor units of `currency`; 0 while in grace (or outside idle hours)
+    currency: str
+    grace_min: int | None = None  # the tariff's grace after charging; None: not known
+
+    @property
+    def text(self) -> str:
+        return f"idle fee {money(self.amount, self.currency)}"
+
+
+def idle_fee_of(bill: Bill, tariffs: Iterable[Any] = (), idle_since: datetime | None = None
+                ) -> IdleFee:
+    """The bill's "idle" lines (the cap's negative line included), gross.
+
+    Line amounts are in the tariff's own convention: gross when prices_include_vat, else
+    net, and then the VAT of each line's rate is added the way compute_bill does it (per
+    rate, half-up), so the map shows what the driver will pay. Discounts and waivers are
+    separate lines of the bill and are not taken off here: this is the fee as it accrues.
+    """
+    by_rate: dict[int, int] = {}
+    for ln in bill.lines:
+        if ln.component == "idle":
+            by_rate[ln.vat_rate_bp] = by_rate.get(ln.vat_rate_bp, 0) + ln.amount
+    if bill.prices_include_vat:
+        amount = sum(by_rate.values())
+    else:
+        amount = sum(v + round_half_up(Decimal(v) * rate / 10000) for rate, v in by_rate.items())
+    # The grace: from the idle rule of a tariff version this bill used, the one in force
+    # when charging finished (the bill prices idle time by that version too).
+    versions = set(bill.tariff_versions)
+    used = sorted((t for t in tariffs if getattr(t, "label", None) in versions
+                   and getattr(t, "idle", None) is not None),
+                  key=lambda t: t.effective_from)
+    before = [t for t in used if idle_since is None or t.effective_from <= idle_since]
+    rule = (before or used)[-1].idle if used else None
+    return IdleFee(max(amount, 0), bill.currency, rule.grace_min if rule else None)
 
 
 class BayTableModel(RowTableModel):
@@ -31,9 +82,23 @@ class BayTableModel(RowTableModel):
                 self._row_of[(bay.charger_id, bay.connector_id or 0)] = row
         # The plate bound to each bay (dual-ANPR binding), with its binding id.
         self._plates: dict[str, tuple[int, str]] = {}
-        binding = getattr(core, "binding", None)
+        self._core = core
+        binding = self._binding = getattr(core, "binding", None)
         for b in (binding.active_bindings() if binding is not None else ()):
             self._plates[b.bay_id] = (b.id, b.plate)
+        # Per bay, computed when asked and dropped whenever the row is refreshed: the map
+        # and the tooltip ask several times per refresh, pricing the stay once is enough.
+        self._fees: dict[str, IdleFee | None] = {}
+        self._offences: dict[str, tuple[str, str]] = {}
+        self._fee_failed = False
+        billing = getattr(core, "billing", None)
+        # Older cores (and tests) have no running bill: the map shows the idle time only.
+        self._running_bill = getattr(billing, "running_bill", None)
+        self._tariffs = getattr(billing, "tariffs", None)
+        if self._running_bill is not None and hasattr(bridge, "billChanged"):
+            bridge.billChanged.connect(self._on_bill)
+        if hasattr(bridge, "violationChanged"):
+            bridge.violationChanged.connect(self._on_violation)
         bridge.chargerChanged.connect(self._on_charger_changed)
         bridge.connectorChanged.connect(self._on_connector_changed)
         if hasattr(bridge, "bindingChanged"):
@@ -128,12 +193,73 @@ class BayTableModel(RowTableModel):
             return self.plate(bay.id)
         if role == Roles.IDLE_SINCE:
             return self.idle_since(bay)
+        if role == Roles.IDLE_FEE:
+            return self.idle_fee(bay)
+        if role == Roles.OFFENDER:
+            return self.offender(bay.id)[0]  # the badge text, "" for most plates
         return None
 
     def idle_since(self, bay: Bay) -> Any:
         if self._idle is None or bay.charger_id is None:
             return None
         return self._idle.idle_since(bay.charger_id, bay.connector_id or 0)
+
+    # -- idle fee -----------------------------------------------------------------------
+
+    def session_of(self, bay_id: str) -> int | None:
+        """The parking session of the car bound to the bay (the binding learns it late)."""
+        plate = self.plate(bay_id)
+        if self._binding is None or not plate:
+            return None
+        binding = next((b for b in self._binding.active_bindings()
+                        if b.bay_id == bay_id and b.plate == plate), None)
+        return getattr(binding, "parking_session_id", None)
+
+    def idle_fee(self, bay: Bay) -> IdleFee | None:
+        """While a charged car idles: its stay's idle fee so far (None: no bill to ask)."""
+        if bay.id not in self._fees:
+            self._fees[bay.id] = self._price_idle(bay)
+        return self._fees[bay.id]
+
+    def _price_idle(self, bay: Bay) -> IdleFee | None:
+        since = self.idle_since(bay)
+        if since is None or self._running_bill is None:
+            return None
+        session = self.session_of(bay.id)
+        if session is None:
+            return None
+        try:
+            bill = self._running_bill(session)
+            if bill is None:
+                return None
+            fee = idle_fee_of(bill, self._tariffs() if self._tariffs else (), since)
+        except Exception as exc:  # the map must keep drawing: log the first failure only
+            if not self._fee_failed:
+                log.warning("idle fee of bay %s unknown: %s", bay.id, exc)
+            self._fee_failed = True
+            return None
+        self._fee_failed = False
+        return fee
+
+    def _on_bill(self, event: Any) -> None:
+        rows = [i for i, b in enumerate(self._bays)
+                if b.id in self._plates and self.session_of(b.id) == event.parking_session_id]
+        if rows:
+            self._refresh(rows)
+
+    # -- offenders ----------------------------------------------------------------------
+
+    def offender(self, bay_id: str) -> tuple[str, str]:
+        """("⚠ 3", the offences one a line) for a repeat offender's car, else ("", "")."""
+        if bay_id not in self._offences:
+            self._offences[bay_id] = offender_badge(self._core, self.plate(bay_id))
+        return self._offences[bay_id]
+
+    def _on_violation(self, _event: Any) -> None:
+        # Every bound plate: an account's offence counts for all its plates.
+        rows = [i for i, b in enumerate(self._bays) if b.id in self._plates]
+        if rows:
+            self._refresh(rows)
 
     def _on_idle(self, event: Any) -> None:
         row = self._row_of.get((event.charger_id, event.connector_id))
@@ -182,6 +308,19 @@ class BayTableModel(RowTableModel):
         plate = self.plate(bay.id)
         if plate:
             lines.append(f"Car <b>{escape(plate)}</b> (bound by the bay camera or the card)")
+            badge, offences = self.offender(bay.id)
+            if badge:
+                head, *rest = offences.split("\n")
+                lines.append(f"<span style='color:{BADGE_COLOR}'><b>{escape(badge)}  "
+                             f"{escape(head)}</b></span>")
+                lines.extend(escape(f"· {line}") for line in rest)
+        fee = self.idle_fee(bay)
+        if fee is not None:
+            if fee.amount > 0:
+                lines.append(f"<span style='color:#c62828'>Idle fee so far <b>"
+                             f"{money(fee.amount, fee.currency)}</b> (VAT incl.)</span>")
+            elif fee.grace_min is not None:
+                lines.append(f"Idle fee after {fee.grace_min} min grace: none yet")
         label = "Last seen" if status is ConnectorStatus.OFFLINE else "Since"
         lines.append(f"{label} {format_local(self._since(bay, state, status))}")
         return "<br>".join(lines)
@@ -189,6 +328,9 @@ class BayTableModel(RowTableModel):
     def _refresh(self, rows: list[int]) -> None:
         last = self.columnCount() - 1
         for row in rows:
+            bay_id = self._bays[row].id
+            self._fees.pop(bay_id, None)
+            self._offences.pop(bay_id, None)
             self.dataChanged.emit(self.index(row, 0), self.index(row, last))
 
     def _on_charger_changed(self, charger_id: str) -> None:

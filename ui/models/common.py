@@ -29,6 +29,10 @@ class Roles(IntEnum):
     LAST_SEEN = Qt.ItemDataRole.UserRole + 11  # UTC datetime or None
     PLATE = Qt.ItemDataRole.UserRole + 12  # str: the plate bound to the bay ("" none)
     IDLE_SINCE = Qt.ItemDataRole.UserRole + 13  # UTC datetime: charging finished, car stays
+    # ui.models.bays.IdleFee or None: the idle fee of the stay so far (bays, while idle)
+    IDLE_FEE = Qt.ItemDataRole.UserRole + 14
+    OFFENDER = Qt.ItemDataRole.UserRole + 15  # str: "⚠ 3" when the bound plate is a repeat
+    # offender (ui.views.offender_badge), else ""
 
 
 def format_local(at: datetime | None, now: datetime | None = None) -> str:

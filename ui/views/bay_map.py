@@ -7,6 +7,7 @@ map and the tables can never disagree.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.charging import ConnectorStatus as S
-from ui.models.bays import BayTableModel
+from ui.models.bays import BayTableModel, IdleFee
 from ui.models.common import NO_VALUE, Roles
 from ui.theme import OFFLINE_COLOR, legend_statuses, status_color, status_label
 from ui.views.map_items import BAY_D, BAY_W, BayItem, BayView, PillarItem, UnassignedStrip, font
@@ -62,6 +63,8 @@ class BayMapView(QGraphicsView):
         self._bays: dict[str, BayItem] = {}
         self._pillars: dict[str, PillarItem] = {}
         self._strip: UnassignedStrip | None = None
+        # The idle minutes on the map count from this clock (tests set their own).
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         # One animation pulses every charging bay: cheaper than one timer per item.
         self._pulse = QVariantAnimation(self)
         self._pulse.setStartValue(0.0)
@@ -186,16 +189,23 @@ class BayMapView(QGraphicsView):
         since = m.index(row, BayTableModel.COL_SINCE).data()
         word = "last seen" if status is S.OFFLINE else "since"
         idle = idx.data(Roles.IDLE_SINCE)
+        idling = idle is not None and status is not S.OFFLINE
+        now = self.clock()
+        fee_text, fee_due = fee_line(idx.data(Roles.IDLE_FEE), idle_minutes(idle, now)) \
+            if idling else ("", False)
         item.set_state(BayView(
             label=idx.data(),
             status=status,
             status_text=m.index(row, BayTableModel.COL_STATUS).data(),
             charger_text=f"{charger}  ·  {conn}" if charger else "",
-            since_text=(idle_text(idle) if idle is not None and status is not S.OFFLINE
+            since_text=(idle_text(idle, now) if idling
                         else "" if since == NO_VALUE else f"{word} {since}"),
             error_code=idx.data(Roles.ERROR_CODE) or "",
             tooltip=idx.data(Qt.ItemDataRole.ToolTipRole) or "",
             plate=idx.data(Roles.PLATE) or "",
+            fee_text=fee_text,
+            fee_due=fee_due,
+            offender=idx.data(Roles.OFFENDER) or "",
         ))
         self._update_pulse()
 
@@ -264,10 +274,30 @@ class BayMapView(QGraphicsView):
         super().mousePressEvent(event)
 
 
-def idle_text(since: Any) -> str:
+def idle_minutes(since: Any, now: datetime | None = None) -> int:
+    if since is None:
+        return 0
+    return max(0, int(((now or datetime.now(UTC)) - since).total_seconds() // 60))
+
+
+def idle_text(since: Any, now: datetime | None = None) -> str:
     """A fully charged car still at the bay: for how long (grace, then idle fees)."""
-    minutes = max(0, int((datetime.now(UTC) - since).total_seconds() // 60))
-    return f"charged · idle {minutes} min"
+    return f"charged · idle {idle_minutes(since, now)} min"
+
+
+def fee_line(fee: IdleFee | None, minutes: int) -> tuple[str, bool]:
+    """The idle fee line under the idle time: (text, True once money accrues).
+
+    "idle fee €4.60" once the fee accrues; "grace · 3 min left" while the tariff's
+    grace runs; "" without a bill, without idle pricing, or outside the idle hours.
+    """
+    if fee is None:
+        return "", False
+    if fee.amount > 0:
+        return fee.text, True
+    if fee.grace_min is not None and minutes < fee.grace_min:
+        return f"grace · {fee.grace_min - minutes} min left", False
+    return "", False
 
 
 def status_swatch(status: S, size: int = 18) -> QPixmap:

@@ -34,6 +34,7 @@ from app.domain.events import BindingChanged, BindingIssueChanged
 from ui.dialogs.reason import OTHER, ReasonDialog
 from ui.views.command_bar import actor_name
 from ui.views.lane_card import FAIL_COLOR, OK_COLOR, PENDING_COLOR
+from ui.views.offender_badge import BadgeCache
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class BindingIssueModel(QAbstractTableModel):
         self._core = core
         self._bays = {b.id: b for b in core.site.bays}
         self.issues: list[Any] = []
+        self.badges = BadgeCache(core)  # repeat offenders: "⚠ 3" by the plate
         self.refresh()
 
     @property
@@ -74,6 +76,7 @@ class BindingIssueModel(QAbstractTableModel):
     def refresh(self) -> None:
         service = self.service
         issues = list(service.open_issues()) if service is not None else []
+        self.badges.clear()
         self.beginResetModel()
         self.issues = issues
         self.endResetModel()
@@ -110,20 +113,46 @@ class BindingIssueModel(QAbstractTableModel):
                 if not issue.plates:
                     return words
                 if str(issue.kind) == "no_plate":  # the card's account's plates, not reads
-                    return f"{words} (account: {', '.join(issue.plates)})"
-                return f"{words}: {', '.join(issue.plates)}"
+                    return f"{words} (account: {self.plates_text(issue)})"
+                return f"{words}: {self.plates_text(issue)}"
             if col == self.COL_BAY:
                 return self.bay_label(issue.bay_id)
         if role == Qt.ItemDataRole.ToolTipRole:
             since = issue.created_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-            return f"{tip}\n{self.describe(issue)}\nSince {since}"
+            text = f"{tip}\n{self.describe(issue)}\nSince {since}"
+            offenders = self.offender_tips(issue)
+            return f"{text}\n\n{offenders}" if offenders else text
         return None
+
+    def plates_text(self, issue: Any) -> str:
+        """The issue's plates, a repeat offender's with its badge: "AB123 ⚠ 3, CD456"."""
+        out = []
+        for plate in issue.plates:
+            badge = self.badges.get(plate)[0]
+            out.append(f"{plate} {badge}" if badge else plate)
+        return ", ".join(out)
+
+    def offender_tips(self, issue: Any) -> str:
+        """The offences of the issue's repeat offenders, one block per plate."""
+        blocks = []
+        for plate in issue.plates:
+            tip = self.badges.get(plate)[1]
+            if tip:
+                blocks.append(f"{plate} — {tip}")
+        return "\n\n".join(blocks)
+
+    def violations_changed(self) -> None:
+        """An offence recorded, waived or adjusted: the badges follow."""
+        self.badges.clear()
+        if self.issues:
+            self.dataChanged.emit(self.index(0, 0),
+                                  self.index(len(self.issues) - 1, len(self.COLUMNS) - 1))
 
     def describe(self, issue: Any) -> str:
         """One line: bay, charger/connector, session and the service's detail."""
         parts = [f"Bay {self.bay_label(issue.bay_id)}"]
         if issue.plates:
-            parts.append(", ".join(issue.plates))
+            parts.append(self.plates_text(issue))
         if issue.charger_id:
             parts.append(f"{issue.charger_id}/{issue.connector_id}"
                          if issue.connector_id is not None else issue.charger_id)
@@ -210,6 +239,8 @@ class BindingQueueView(QWidget):
         self.model.modelReset.connect(self._after_reset)
         if bridge is not None:
             bridge.event.connect(self._on_event)
+            if hasattr(bridge, "violationChanged"):
+                bridge.violationChanged.connect(self._on_violation_changed)
         self._after_reset()
 
     # -- state ------------------------------------------------------------------------------
@@ -217,6 +248,10 @@ class BindingQueueView(QWidget):
     def _on_event(self, ev: Any) -> None:
         if isinstance(ev, BindingIssueChanged | BindingChanged):
             self.refresh()
+
+    def _on_violation_changed(self, _event: Any = None) -> None:
+        self.model.violations_changed()
+        self._update_buttons()
 
     def refresh(self) -> None:
         keep = self.current_issue()
@@ -260,6 +295,7 @@ class BindingQueueView(QWidget):
         issue = self.current_issue()
         has = issue is not None
         self.detail.setText(self.model.describe(issue) if has else "")
+        self.detail.setToolTip(self.model.offender_tips(issue) if has else "")
         bay = self._bays.get(issue.bay_id) if has else None
         self.bind_button.setEnabled(has and bay is not None and bool(bay.charger_id))
         self.unbind_button.setEnabled(has and self.active_binding(issue) is not None)

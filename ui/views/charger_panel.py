@@ -27,11 +27,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QPushButton,
     QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
+    QToolButton,
     QWidget,
 )
 
@@ -138,6 +140,7 @@ class ChargerPanel(QWidget):
     """Shows one charger at a time: `show_charger(charger_id)`."""
 
     commandFinished = Signal(object)  # CommandResult, after it is shown
+    feeRequested = Signal(str)  # bay_id: the attendant issues a fee at this bay
     COLUMNS = ("#", "Status", "Power", "Energy", "SoC", "Session")
     COL_ID, COL_STATUS, COL_POWER, COL_ENERGY, COL_SOC, COL_SESSION = range(6)
 
@@ -186,6 +189,17 @@ class ChargerPanel(QWidget):
         head.addWidget(self.state_label, 0, Qt.AlignmentFlag.AlignVCenter)
         head.addStretch(1)
         head.addWidget(self.place_label, 0, Qt.AlignmentFlag.AlignVCenter)
+        # Enforcement at the bay: an overstay / idle / ICE fee for the car standing there.
+        self.fee_button = QToolButton(body)
+        self.fee_button.setObjectName("bayFeeButton")
+        self.fee_button.setText("Issue fee…")
+        self.fee_button.setToolTip("Issue an overstay, idle or ICE-ing fee to the car at this "
+                                   "bay (evidence attached; audited)")
+        self.fee_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.fee_button.hide()
+        self._fee_bays: list[str] = []
+        self.fee_button.clicked.connect(self._fee_clicked)
+        head.addWidget(self.fee_button, 0, Qt.AlignmentFlag.AlignVCenter)
         layout.addLayout(head)
 
         # A charger that connected on its own and waits for an installer.
@@ -306,7 +320,34 @@ class ChargerPanel(QWidget):
         self._fit_table()
         self._sync_buttons(state)
 
+    def _refresh_fee_button(self, charger_id: str) -> None:
+        """One bay: the button issues its fee; several: a menu of the charger's bays."""
+        bays = [b for b in self._core.site.bays if b.charger_id == charger_id]
+        if getattr(self._core, "enforcement", None) is None or not bays:
+            self._fee_bays = []
+            self.fee_button.hide()
+            return
+        ids = [b.id for b in bays]
+        if ids != self._fee_bays:
+            self._fee_bays = ids
+            old = self.fee_button.menu()
+            menu = None
+            if len(bays) > 1:
+                menu = QMenu(self.fee_button)
+                for bay in bays:
+                    menu.addAction(f"Bay {bay.label}",
+                                   lambda b=bay.id: self.feeRequested.emit(b))
+            self.fee_button.setMenu(menu)
+            if old is not None:
+                old.deleteLater()
+        self.fee_button.show()
+
+    def _fee_clicked(self) -> None:
+        if len(self._fee_bays) == 1:
+            self.feeRequested.emit(self._fee_bays[0])
+
     def _show_empty(self) -> None:
+        self.fee_button.hide()
         self.title_label.setText("No charger selected")
         self.state_label.hide()
         self.pending_box.hide()
@@ -331,6 +372,7 @@ class ChargerPanel(QWidget):
             f"background: {_STATE_BADGE[text]}; color: #ffffff; font-weight: 600;"
             " padding: 2px 10px; border-radius: 9px;")
         self.state_label.show()
+        self._refresh_fee_button(state.id)
         bays = [b.label for b in self._core.site.bays if b.charger_id == state.id]
         cfg = self._core.site.charger(state.id)
         if bays:

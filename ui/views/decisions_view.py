@@ -1,5 +1,6 @@
 """The live decisions log: every credential decision at a gate or charger as it happens,
-newest on top, coloured by result, capped (the oldest rows fall off the bottom)."""
+newest on top, coloured by result, capped (the oldest rows fall off the bottom). A plate
+that is a repeat offender carries the badge "⚠ 3" (its offences in the tooltip)."""
 
 from __future__ import annotations
 
@@ -27,16 +28,20 @@ from PySide6.QtWidgets import (
 
 from ui.models.access import RESULT, DecisionRow, DecisionTableModel
 from ui.views.access_actions import compact, make_table
+from ui.views.offender_badge import BadgeCache
 
 log = logging.getLogger("gatehouse.ui.decisions")
 
 
 class _Filter(QSortFilterProxyModel):
-    """Text in any column; optionally refusals only."""
+    """Text in any column; optionally refusals only. Adds the repeat-offender badge to a
+    plate's credential cell and its offences to the row's tooltip (the filter still
+    matches the plain values of the source model)."""
 
-    def __init__(self, parent: QWidget) -> None:
+    def __init__(self, parent: QWidget, badges: BadgeCache | None = None) -> None:
         super().__init__(parent)
         self.refused_only = False
+        self.badges = badges
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.setFilterKeyColumn(-1)
 
@@ -48,6 +53,37 @@ class _Filter(QSortFilterProxyModel):
         self.beginFilterChange()  # invalidateFilter() is deprecated from Qt 6.10
         self.refused_only = on
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def badge(self, index: Any) -> tuple[str, str]:
+        """The badge of the plate in this proxy row ("", "" for cards and clean plates)."""
+        if self.badges is None or not index.isValid():
+            return "", ""
+        source = self.sourceModel()
+        r = source.row(self.mapToSource(index).row())
+        if r.kind != "plate" or not r.value:
+            return "", ""
+        return self.badges.get(r.value)
+
+    def data(self, index: Any, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        value = super().data(index, role)
+        if role == Qt.ItemDataRole.DisplayRole:
+            if index.column() == DecisionTableModel.COL_CRED:
+                badge = self.badge(index)[0]
+                if badge:
+                    return f"{value}  {badge}"
+        elif role == Qt.ItemDataRole.ToolTipRole:
+            tip = self.badge(index)[1]
+            if tip:
+                return f"{value}\n\n{tip}" if value else tip
+        return value
+
+    def violations_changed(self) -> None:
+        if self.badges is not None:
+            self.badges.clear()
+        rows = self.rowCount()
+        if rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(rows - 1,
+                                                               self.columnCount() - 1))
 
     def filterAcceptsRow(self, row: int, parent: Any) -> bool:
         if self.refused_only:
@@ -103,7 +139,7 @@ class DecisionsView(QWidget):
         self.setObjectName("decisionsView")
         places = {lane.id: lane.name for lane in core.site.lanes}
         self.model = DecisionTableModel(places, self, cap=cap)
-        self.proxy = _Filter(self)
+        self.proxy = _Filter(self, BadgeCache(core))
         self.proxy.setSourceModel(self.model)
         self.table = make_table(self.proxy, DecisionTableModel.COL_RESULT, self,
                                 "decisionTable")
@@ -163,6 +199,8 @@ class DecisionsView(QWidget):
         self.clear_button.clicked.connect(self.clear)
         self.table.selectionModel().currentRowChanged.connect(self._show_detail)
         bridge.accessDecided.connect(self.add_event)
+        if hasattr(bridge, "violationChanged"):
+            bridge.violationChanged.connect(self._on_violation_changed)
         self._update_count()
         self._history: asyncio.Task | None = None
         access = getattr(core, "access", None)
@@ -206,6 +244,11 @@ class DecisionsView(QWidget):
             for row in held:
                 self.model.add(row)
         self._update_count()
+
+    def _on_violation_changed(self, _event: Any = None) -> None:
+        """An offence recorded, waived or adjusted: the badges follow."""
+        self.proxy.violations_changed()
+        self._show_detail(self.table.selectionModel().currentIndex())
 
     def _show_detail(self, current: Any, _previous: Any = None) -> None:
         """The whole decision of the selected row (the table cuts long reasons)."""

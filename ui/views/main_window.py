@@ -165,6 +165,7 @@ class MainWindow(QMainWindow):
         self.charger_table.activated.connect(self._open_from_index)  # double-click, Enter
         self.bay_table.activated.connect(self._open_from_index)
         self.bay_map.bayClicked.connect(self._open_from_bay)
+        self.charger_panel.feeRequested.connect(self.issue_fee_at)
         # The map gets the larger share; the table still shows every column.
         self.resizeDocks([self.charger_dock], [560], Qt.Orientation.Horizontal)
 
@@ -279,6 +280,14 @@ class MainWindow(QMainWindow):
         bay = next((b for b in self._core.site.bays if b.id == bay_id), None)
         if bay is not None and bay.charger_id:
             self.open_charger_panel(bay.charger_id)
+
+    def issue_fee_at(self, bay_id: str) -> Any:
+        """The attendant issues a fee to the car at a bay: the Violations tab comes forward
+        with the fee dialog filled in (bay, bound plate, the proposed amount)."""
+        if self.violations_view is None or self.violations_dock is None:
+            return None
+        self.violations_dock.raise_()
+        return self.violations_view.ask_fee(plate=self.bay_model.plate(bay_id), bay_id=bay_id)
 
     def show_about(self) -> AboutDialog:
         if self.about_dialog is None:

@@ -71,6 +71,20 @@ class BayView:
     error_code: str = ""
     tooltip: str = ""
     plate: str = ""  # the car's plate, once bound
+    # While a charged car idles: "idle fee €4.60" (fee_due) or "grace · 3 min left".
+    fee_text: str = ""
+    fee_due: bool = False
+    offender: str = ""  # "⚠ 3": the bound plate is a repeat offender (offences: tooltip)
+
+    @property
+    def idle_line(self) -> str:
+        """The idle time and its fee as one sentence (what the two lines say together)."""
+        return " · ".join(t for t in (self.since_text, self.fee_text) if t)
+
+
+FEE_COLOR = QColor("#c62828")  # idle fee accruing: red, as money owed
+GRACE_COLOR = QColor("#a15c00")  # in grace: amber, dark enough to read on white
+OFFENDER_COLOR = QColor("#c62828")
 
 
 class BayItem(QGraphicsItem):
@@ -142,10 +156,31 @@ class BayItem(QGraphicsItem):
         p.drawText(pill, Qt.AlignmentFlag.AlignCenter, v.status_text)
 
         p.setPen(MUTED_INK)
-        p.setFont(font(14, bold=True))
-        p.drawText(QRectF(0, 145, BAY_W, 18), Qt.AlignmentFlag.AlignCenter, v.charger_text)
-        p.setFont(fitted_font(v.since_text, BAY_W - 8, 13))
-        p.drawText(QRectF(0, 162, BAY_W, 17), Qt.AlignmentFlag.AlignCenter, v.since_text)
+        if v.fee_text:
+            # An idle car: its idle time, then the fee (the pillar names the charger).
+            p.setFont(fitted_font(v.since_text, BAY_W - 8, 13))
+            p.drawText(QRectF(0, 145, BAY_W, 18), Qt.AlignmentFlag.AlignCenter, v.since_text)
+            p.setPen(FEE_COLOR if v.fee_due else GRACE_COLOR)
+            p.setFont(fitted_font(v.fee_text, BAY_W - 8, 14 if v.fee_due else 13,
+                                  bold=v.fee_due))
+            p.drawText(QRectF(0, 162, BAY_W, 18), Qt.AlignmentFlag.AlignCenter,
+                       elided(p, v.fee_text, BAY_W - 8))
+        else:
+            p.setFont(font(14, bold=True))
+            p.drawText(QRectF(0, 145, BAY_W, 18), Qt.AlignmentFlag.AlignCenter, v.charger_text)
+            p.setFont(fitted_font(v.since_text, BAY_W - 8, 13))
+            p.drawText(QRectF(0, 162, BAY_W, 17), Qt.AlignmentFlag.AlignCenter, v.since_text)
+        if v.offender:
+            self._paint_offender(p, QRectF(BAY_W - 44, 44, 38, 20))
+
+    def _paint_offender(self, p: QPainter, rect: QRectF) -> None:
+        """A repeat offender: a "⚠ 3" sticker beside the car (its offences: the tooltip)."""
+        p.setPen(QPen(QColor("#ffffff"), 1.5))
+        p.setBrush(OFFENDER_COLOR)
+        p.drawRoundedRect(rect, 10, 10)
+        p.setPen(QColor("#ffffff"))
+        p.setFont(fitted_font(self.view.offender, rect.width() - 6, 13, bold=True))
+        p.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.view.offender)
 
     def _paint_plate(self, p: QPainter, rect: QRectF) -> None:
         """The bound plate on the car's tail: yellow, dark text, as a number plate."""
