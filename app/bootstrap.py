@@ -259,6 +259,7 @@ def _add_simulators(core: Core, settings: Settings, site: Site, server: OcppServ
                 # One car, one stay: in by the lane, charge at a bay, out by the lane.
                 traffic = sim.traffic
                 pool.inside = lambda: traffic.inside
+                pool.arriving = traffic.drive_in
                 traffic.at_bay = lambda plate: plate in pool.parked
             holder["sim"] = sim
             core.barriers.update(sim.barriers)

@@ -65,6 +65,7 @@ from app.domain.events import (
     BindingIssueChanged,
     ConnectorStatusChanged,
     Event,
+    ParkingSessionChanged,
     PlateRead,
     TransactionEnded,
     TransactionStarted,
@@ -217,6 +218,7 @@ class BindingService:
                 self._bus.subscribe(self._on_status, ConnectorStatusChanged),
                 self._bus.subscribe(self._on_started, TransactionStarted),
                 self._bus.subscribe(self._on_ended, TransactionEnded),
+                self._bus.subscribe(self._on_parking, ParkingSessionChanged),
             ]
         if self._ticker is None:
             self._ticker = asyncio.create_task(self._tick(), name="binding-tick")
@@ -399,6 +401,23 @@ class BindingService:
                             "binding-issue-update")
             return
         self._evaluate(plug)
+
+    def _on_parking(self, event: ParkingSessionChanged) -> None:
+        """A stay opened after its car was bound at a bay (a slow entry lane, an entry the
+        attendant let through later, cars already parked when the console started): the
+        binding joins it, so the stay's bill carries the charging."""
+        if not event.opened or not event.session_id or self._gate is None:
+            return
+        for b in list(self._active.values()):
+            if b.parking_session_id is not None or not b.plate:
+                continue
+            session = self._gate.session_of(b.plate)
+            if session is not None and session.id == event.session_id:
+                b.parking_session_id = event.session_id
+                log.info("binding: %s at %s joins stay %d", b.plate, b.bay_id,
+                         event.session_id, extra={"event": "binding_joined_stay",
+                                                  "plate": b.plate, "bay_id": b.bay_id})
+                self._changed(b)
 
     def _on_ended(self, event: TransactionEnded) -> None:
         key = (event.charger_id, event.connector_id)

@@ -54,6 +54,9 @@ class DemoDriverPool:
         # regular who drove in through the entry lane is the one who plugs in, so the
         # stay's bill carries parking, charging and idling together.
         self.inside: Callable[[], Collection[str]] | None = None
+        # A regular who plugs in without having driven in (the chargers' first cars, or
+        # nobody inside): the lanes drive them in now (SimTraffic.drive_in).
+        self.arriving: Callable[[str], None] | None = None
 
     def __call__(self, rng: random.Random) -> Vehicle:
         vehicle = random_vehicle(rng)
@@ -64,6 +67,10 @@ class DemoDriverPool:
             driver = rng.choice(free)
             self._parked.add(driver.plate)
             vehicle = replace(vehicle, plate=driver.plate, id_tag=driver.card)
+        else:
+            self._parked.add(vehicle.plate)  # a visitor: on the lanes' list while at a bay
+        if vehicle.plate not in inside and self.arriving is not None:
+            self.arriving(vehicle.plate)
         return vehicle
 
     def release(self, plate: str) -> None:

@@ -155,8 +155,17 @@ class SimTraffic:
             self._spawn(self._visit(lane, plate), f"traffic-car-{plate}")
             await asyncio.sleep(self._rng.expovariate(rate_s))
 
+    def drive_in(self, plate: str) -> None:
+        """A car that went straight to a charger bay comes through an entry lane now (a
+        regular the chargers' simulation picked while not on site)."""
+        if plate in self._busy or not self.entries:
+            return
+        self._busy.add(plate)
+        self._spawn(self._visit(self._rng.choice(self.entries), plate), f"traffic-car-{plate}")
+
     def _next_plate(self) -> str:
-        free = [p for p in DEMO_PLATES if p not in self._busy]
+        at_bay = self.at_bay or (lambda _plate: False)
+        free = [p for p in DEMO_PLATES if p not in self._busy and not at_bay(p)]
         if free and self._rng.random() < self.demo_share:
             return self._rng.choice(free)
         while True:

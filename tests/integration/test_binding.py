@@ -131,6 +131,25 @@ async def test_clean_bay_read_then_session_binds_and_unbinds(core, settings, bin
     assert binding.open_issues() == []
 
 
+async def test_a_stay_that_opens_after_the_bay_binding_gets_the_charging(core, settings,
+                                                                        binding, cp) -> None:
+    # The car is bound at the bay before its entry is recorded (a slow lane, an entry the
+    # attendant lets through later): the binding joins the stay when it opens.
+    bay_read(core, "GX-512-K", 1)
+    await status(cp, 1, "Preparing")
+    tx_id = await start(cp, 1, ANNA_CARD)
+    await wait_for(lambda: (b := binding.binding_for_tx(tx_id)) is not None and b.id > 0, WAIT)
+    assert binding.binding_for_tx(tx_id).parking_session_id is None
+    session_id = await enter(core, "GX-512-K")
+    await wait_for(lambda: binding.binding_for_tx(tx_id).parking_session_id == session_id,
+                   WAIT)
+    await wait_for(lambda: [r.parking_session_id for r in rows(settings, t.bindings)]
+                   == [session_id], WAIT)
+    await stop(cp, tx_id)  # 8 kWh
+    await wait_for(lambda: (r := core.billing.known_bill(session_id)) is not None
+                   and any(ln.component == "energy" for ln in r.bill.lines), WAIT)
+
+
 async def test_two_plates_at_the_bay_are_a_conflict(core, settings, binding, cp,
                                                     seen) -> None:
     bay_read(core, "GX-512-K", 2, at=utc_now() - timedelta(seconds=20))
