@@ -67,6 +67,7 @@ Timeline file format (JSON)::
       "allowance_used_kwh_this_month": 0,          # optional number
       "charging": [{
         "transaction_id": "T-1",                   # required; duplicates are ignored
+        "where": "EV 01",                          # optional: the bay, named on the lines
         "start": "...", "end": "...",              # required (end: null = still running,
                                                    #   billed up to exit/now)
         "start_received": "...", "end_received": "...",  # used when clock_flagged
@@ -133,6 +134,13 @@ class ChargingPeriod:
     charging_ended_at: datetime | None
     deliveries: tuple[tuple[datetime, Decimal], ...] = ()  # (time, Wh added), all >= 0
     clock_flagged: bool = False
+    where: str = ""  # the bay (or charger/connector) it charged at, for the bill's lines
+
+    @property
+    def name(self) -> str:
+        """How its lines name it: "at EV 01 (session 12)", or the transaction id alone."""
+        return f"at {self.where} (session {self.transaction_id})" if self.where \
+            else self.transaction_id
 
     @property
     def energy_wh(self) -> Decimal:
@@ -284,7 +292,8 @@ def period_from_dict(doc: Any, path: str) -> ChargingPeriod:
         ended = max(ended, start)
         if end is not None:
             ended = min(ended, end)
-    return ChargingPeriod(tid, start, end, ended, deliveries, flagged)
+    where = field_str(doc.get("where", ""), f"{path}.where")
+    return ChargingPeriod(tid, start, end, ended, deliveries, flagged, where)
 
 
 def timeline_from_dict(doc: Any, path: str = "timeline") -> Timeline:
@@ -585,7 +594,7 @@ def compute_bill(timeline: Timeline, tariffs: Sequence[Tariff], tz: ZoneInfo | s
         for t, wh in by_version.values():
             if t.energy is None:
                 continue
-            ln = _line("energy", f"energy {p.transaction_id}", wh / 1000, "kWh",
+            ln = _line("energy", f"energy {p.name}", wh / 1000, "kWh",
                        t.energy.per_kwh, t)
             lines.append(ln)
             energy_lines.append((ln, t))
@@ -593,11 +602,11 @@ def compute_bill(timeline: Timeline, tariffs: Sequence[Tariff], tz: ZoneInfo | s
         for a, b, t in pricer.pieces(p.start, min(ended, p_end)):
             if t.charging_time:
                 minutes = started_minutes((b - a).total_seconds())
-                lines.append(_line("charging_time", f"charging time {p.transaction_id}",
+                lines.append(_line("charging_time", f"charging time {p.name}",
                                    minutes, "min", t.charging_time.per_min, t))
         t0 = pricer.at(p.start)
         if t0.session_fee and t0.session_fee.per == "charging":
-            lines.append(_line("session", f"session fee {p.transaction_id}", 1, "session",
+            lines.append(_line("session", f"session fee {p.name}", 1, "session",
                                t0.session_fee.amount, t0))
         te = pricer.at(min(ended, p_end))
         if te.idle:
@@ -610,13 +619,13 @@ def compute_bill(timeline: Timeline, tariffs: Sequence[Tariff], tz: ZoneInfo | s
                     [(a, b)], _hours_intervals(t, a, b, zone))
                 minutes = started_minutes(_seconds(spans))
                 if minutes:
-                    ln = _line("idle", f"idle {p.transaction_id}: {minutes} min after "
+                    ln = _line("idle", f"idle {p.name}: {minutes} min after "
                                f"{te.idle.grace_min} min grace", minutes, "min",
                                t.idle.per_min, t)
                     lines.append(ln)
                     idle_total += ln.amount
             if te.idle.cap is not None and idle_total > te.idle.cap:
-                lines.append(_line("idle", f"idle cap {p.transaction_id}", 1, "session",
+                lines.append(_line("idle", f"idle cap {p.name}", 1, "session",
                                    te.idle.cap - idle_total, te))
     if base.session_fee and base.session_fee.per == "visit":
         lines.append(_line("session", "session fee", 1, "visit", base.session_fee.amount,

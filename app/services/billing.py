@@ -436,7 +436,16 @@ class BillingService:
             ended = max(ended, started)
             if stopped is not None:
                 ended = min(ended, stopped)
-        return ChargingPeriod(str(tx["id"]), started, stopped, ended, deliveries, flagged)
+        return ChargingPeriod(str(tx["id"]), started, stopped, ended, deliveries, flagged,
+                              self._where(tx.get("charger_id"), tx.get("connector_id")))
+
+    def _where(self, charger_id: Any, connector_id: Any) -> str:
+        """The bay a transaction charged at ("EV 01"), else "CP-01/2", else ""."""
+        if not charger_id:
+            return ""
+        bay = next((b for b in self._site.bays if b.charger_id == charger_id
+                    and (b.connector_id or 0) == (connector_id or 0)), None)
+        return bay.label if bay is not None else f"{charger_id}/{connector_id or 0}"
 
     # -- bills -------------------------------------------------------------------------------
 

@@ -103,6 +103,9 @@ async def test_enter_charge_idle_fee_pay_exit(core):
     assert amounts.get("idle") == 1500
     assert amounts.get("fee") == 1000
     assert record.total == 750 + 420 + 1500 + 1000
+    # The lines name the bay the car charged at (what the driver reads on the receipt).
+    energy = next(ln for ln in record.bill.lines if ln.component == "energy")
+    assert energy.description.startswith("energy at EV 01 (session "), energy.description
     await core.billing.pay("booth", record.id, "card", "TRM-0042", record.total)
     core.gate.retry_pending("LANE-OUT")
     await wait_for(lambda: core.gate.session_of("GX512K") is None, WAIT)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from app.domain.billing import BillingError, compute_bill, timeline_from_dict
-from app.domain.tariffs import tariff_from_dict
+from app.domain.tariffs import FieldError, tariff_from_dict
 
 AMS = "Europe/Amsterdam"
 
@@ -430,3 +430,19 @@ def test_waiver_after_the_bill_recomputes():
     tl["adjustments"] = [{"id": "W-7", "type": "waiver", "component": "idle",
                           "reason": "charger reported a fault"}]
     assert amounts(bill(t, tl)) == [400, 300, -300]
+
+
+def test_charging_lines_name_the_bay_when_the_timeline_says_where():
+    charging = {"transaction_id": "12", "start": "2026-01-05T10:00:00Z",
+                "end": "2026-01-05T11:00:00Z", "energy_wh": 10000}
+    t = tariff(energy={"per_kwh": 30})
+    named = bill(t, stay("2026-01-05T10:00:00Z", "2026-01-05T11:00:00Z",
+                         charging=[{**charging, "where": "EV 01"}]))
+    plain = bill(t, stay("2026-01-05T10:00:00Z", "2026-01-05T11:00:00Z",
+                         charging=[charging]))
+    assert [ln.description for ln in named.lines] == ["energy at EV 01 (session 12)"]
+    assert [ln.description for ln in plain.lines] == ["energy 12"]
+    assert named.total == plain.total == 300
+    with pytest.raises(FieldError, match=r"charging\[0\]\.where"):
+        bill(t, stay("2026-01-05T10:00:00Z", "2026-01-05T11:00:00Z",
+                     charging=[{**charging, "where": 7}]))
