@@ -91,6 +91,21 @@ def test_plate_read_shows_on_its_camera_and_fades(qtbot, wall, core, monkeypatch
     assert big.plate_text().startswith("XK-482-B")
 
 
+def test_a_repeat_offenders_read_wears_the_badge(qtbot, wall, core):
+    from app.domain.enforcement import StepKind, ViolationKind
+    from tests.helpers.enforcement import PLATE, FakeEnforcement, violation
+
+    enforcement = core.enforcement = FakeEnforcement()
+    enforcement.history[PLATE] = [
+        violation(n, datetime(2025, 3, 10 - n, 8, 0, tzinfo=UTC), ViolationKind.ICE,
+                  StepKind.WARNING) for n in (1, 2, 3)]
+    at = datetime(2025, 3, 14, 9, 0, 5, tzinfo=UTC)
+    core.bus.publish(PlateRead(at=at, camera_id="CAM-ENTRY", plate=PLATE, confidence=0.9))
+    assert wall.tiles["CAM-ENTRY"].plate_text().endswith("⚠ 3")
+    core.bus.publish(PlateRead(at=at, camera_id="CAM-EXIT", plate="ZZ-111-Z", confidence=0.9))
+    assert "⚠" not in wall.tiles["CAM-EXIT"].plate_text()
+
+
 def test_offline_and_stale_badges(qtbot, wall, core, cams, monkeypatch):
     monkeypatch.setattr(camera_tile, "STALE_S", 0.3)
     monkeypatch.setattr(camera_tile, "HEALTH_EVERY_S", 0.05)

@@ -15,16 +15,11 @@ import pytest
 
 from app.domain.billing import ChargingPeriod, Timeline, compute_bill
 from app.domain.charging import ConnectorStatus as S
-from app.domain.enforcement import (
-    OffenderLevel,
-    StepKind,
-    Violation,
-    ViolationKind,
-    ViolationStatus,
-)
+from app.domain.enforcement import StepKind, ViolationKind
 from app.domain.events import BillChanged, BindingChanged, TransactionStarted, ViolationChanged
 from app.domain.tariffs import tariff_from_dict
 from app.services.idle import IdleWatcher
+from tests.helpers.enforcement import FakeEnforcement, violation
 from tests.ui.helpers import bring_online
 from ui.models import BayTableModel, ChargerTableModel, Roles, format_local
 from ui.models.bays import idle_fee_of
@@ -82,25 +77,6 @@ class FakeBilling:
         if timeline is None:
             return None
         return compute_bill(replace(timeline, now=self.now), self._tariffs, "UTC")
-
-
-class FakeEnforcement:
-    def __init__(self) -> None:
-        self.ladder = type("Ladder", (), {"window_days": 90})()
-        self.history: dict[str, list[Violation]] = {}
-
-    def offender_level(self, plate: str) -> OffenderLevel:
-        found = self.history.get(plate, [])
-        return OffenderLevel(len(found), found[0].step if found else None)
-
-    def offences(self, plate: str) -> list[Violation]:
-        return list(self.history.get(plate, []))
-
-
-def violation(n: int, at: datetime, kind: ViolationKind, step: StepKind,
-              amount: int = 0) -> Violation:
-    return Violation(id=n, kind=kind, at=at, step=step, status=ViolationStatus.ISSUED,
-                     plate=PLATE, amount=amount)
 
 
 def make_map(qtbot, core, bridge) -> BayMapView:

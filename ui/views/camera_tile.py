@@ -50,6 +50,7 @@ class PlateShown:
     confidence: float
     at: datetime  # when it was read (UTC)
     received: float  # time.monotonic() when the console heard of it
+    badge: str = ""  # "⚠ 3": a repeat offender (ui.views.offender_badge)
 
 
 @dataclass(slots=True)
@@ -222,7 +223,8 @@ class CameraTile(QWidget):
         if self.plate is None or self._plate_alpha(now) <= 0.0:
             return ""
         p = self.plate
-        return f"{p.plate}  {p.confidence:.0%}  {p.at.astimezone().strftime('%H:%M:%S')}"
+        text = f"{p.plate}  {p.confidence:.0%}  {p.at.astimezone().strftime('%H:%M:%S')}"
+        return f"{text}  {p.badge}" if p.badge else text
 
     # -- health -----------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from app.domain.events import CameraHealthChanged
 from ui.views.camera_tile import CameraTile, PlateShown
 from ui.views.command_bar import actor_name
+from ui.views.offender_badge import offender_badge
 
 TICK_MS = 33  # twice the 15 fps of a camera: a new frame is shown within ~33 ms
 GAP = 6  # pixels between tiles
@@ -229,7 +230,8 @@ class CameraWall(QWidget):
     # -- events -----------------------------------------------------------------------------
 
     def on_plate_read(self, ev: Any) -> None:
-        shown = PlateShown(ev.plate, float(ev.confidence), ev.at, time.monotonic())
+        badge, _ = offender_badge(self._core, ev.plate)
+        shown = PlateShown(ev.plate, float(ev.confidence), ev.at, time.monotonic(), badge)
         self.plates[ev.camera_id] = shown
         tile = self.tiles.get(ev.camera_id)
         if tile is not None:
