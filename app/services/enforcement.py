@@ -58,6 +58,7 @@ AUDIT_ISSUE = "violation_issued"
 AUDIT_WAIVE = "violation_waived"
 AUDIT_ADJUST = "violation_adjusted"
 EVIDENCE_WINDOW_S = 30 * 60.0  # reads and status changes this long before the offence
+OVERSTAY_CHECK_S = 60.0  # how often the cars inside are checked against their max stay
 MAX_READS = 20
 
 
@@ -134,6 +135,10 @@ class EnforcementService:
         self._unsubscribe: list[Callable[[], None]] = []
         self._tasks: set[asyncio.Task] = set()
         self._temp = 0
+        # Stays with an overstay violation already (found inside, or at the exit): one each.
+        self._overstayed: set[int] = set()
+        self._ticker: asyncio.Task | None = None
+        self.overstay_check_s = OVERSTAY_CHECK_S
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -144,15 +149,24 @@ class EnforcementService:
             issue_id = violation.evidence.get("issue_id")
             if isinstance(issue_id, int):
                 self._seen_issues.add(issue_id)
+            if violation.kind is ViolationKind.OVERSTAY and violation.parking_session_id:
+                self._overstayed.add(violation.parking_session_id)
         self._unsubscribe = [
             self._bus.subscribe(self._on_issue, BindingIssueChanged),
             self._bus.subscribe(self._on_parking, ParkingSessionChanged),
         ]
+        if self._gate is not None and self._ticker is None:
+            self._ticker = asyncio.create_task(self._watch_overstays(),
+                                               name="enforcement-overstay")
 
     async def stop(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe = []
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+            self._ticker = None
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
@@ -243,7 +257,46 @@ class EnforcementService:
     def _on_parking(self, event: ParkingSessionChanged) -> None:
         if event.opened or event.overstay_min <= 0:
             return
+        if event.session_id and event.session_id in self._overstayed:
+            return  # found overstaying while inside: one violation per stay
+        if event.session_id:
+            self._overstayed.add(event.session_id)
         self._spawn(self._overstay(event), f"enforcement-overstay-{event.session_id}")
+
+    async def _watch_overstays(self) -> None:
+        while True:
+            await asyncio.sleep(self.overstay_check_s)
+            try:
+                await self.check_overstays()
+            except Exception:  # a bug of ours: loud, and the next round still runs
+                log.exception("enforcement: overstay check failed")
+
+    async def check_overstays(self) -> list[Violation]:
+        """Cars still inside past their group's maximum stay: an overstay violation each,
+        once per stay, so the attendant hears of it before the car is at the exit."""
+        now = self._clock()
+        found = []
+        for session in self._gate.open_sessions() if self._gate is not None else ():
+            if not session.id or session.id in self._overstayed:
+                continue
+            max_min = self._access.max_stay_min(session.account_id)
+            if not max_min:
+                continue
+            over = int((now - session.entry_at).total_seconds() // 60) - int(max_min)
+            if over <= 0:
+                continue
+            self._overstayed.add(session.id)
+            plate = normalize_plate(session.plate or (
+                session.value if session.kind == "plate" else ""))
+            evidence = {"entry_at": _iso(session.entry_at), "entry_lane": session.entry_lane,
+                        "max_stay_min": int(max_min), "overstay_min": over,
+                        "detected_at": _iso(now), "inside": True,
+                        "zone_id": session.zone_id, "value": session.value}
+            found.append(await self._record(
+                ViolationKind.OVERSTAY, plate=plate, account_id=session.account_id,
+                parking_session_id=session.id, evidence=evidence,
+                reason=f"still inside {over} min past the maximum stay of {max_min} min"))
+        return found
 
     # -- automatic violations -------------------------------------------------------------
 

@@ -148,3 +148,34 @@ async def test_attendant_fee_with_evidence_then_waived(core, settings, enforceme
     assert audit[0].details["amount"] == 750
     assert [(e.status, e.amount) for e in seen if isinstance(e, ViolationChanged)] == [
         ("issued", 750), ("waived", 750)]
+
+
+async def test_a_car_still_inside_past_its_maximum_stay_is_an_overstay_once(
+        core, settings, enforcement, seen) -> None:
+    # A visitor (maximum stay 4 h) came in 4 h 10 min ago and is still inside.
+    core.gate.dedup_s = core.gate.passed_s = 0
+    core.bus.publish(PlateRead(at=utc_now(), camera_id="CAM-ENTRY", plate="ZZ-901-K",
+                               confidence=0.95, source="test"))
+    await wait_for(lambda: (s := core.gate.session_of("ZZ901K")) is not None and s.id > 0,
+                   WAIT)
+    session = core.gate.session_of("ZZ901K")
+    assert await enforcement.check_overstays() == []  # 0 min in: nothing
+    session.entry_at = utc_now() - timedelta(minutes=250)
+    [found] = await enforcement.check_overstays()
+    assert (found.kind.value, found.plate, found.parking_session_id) == (
+        "overstay", "ZZ901K", session.id)
+    assert found.evidence["inside"] is True and found.evidence["max_stay_min"] == 240
+    assert 9 <= found.evidence["overstay_min"] <= 10
+    assert "still inside" in found.reason
+    assert await enforcement.check_overstays() == []  # once per stay
+
+    # It leaves: the exit's overstay is the same offence, not a second violation.
+    core.bus.publish(PlateRead(at=utc_now(), camera_id="CAM-EXIT", plate="ZZ-901-K",
+                               confidence=0.95, source="test"))
+    await wait_for(lambda: core.gate.session_of("ZZ901K") is None
+                   or core.gate.pending("LANE-OUT") is not None, WAIT)
+    assert core.gate.session_of("ZZ901K") is None, core.gate.pending("LANE-OUT")
+    await enforcement.idle()
+    overstays = [r for r in rows(settings, t.violations) if r.kind == "overstay"]
+    assert [r.parking_session_id for r in overstays] == [session.id]
+    assert [e.kind for e in seen if isinstance(e, ViolationChanged)] == ["overstay"]

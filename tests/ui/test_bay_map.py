@@ -132,3 +132,31 @@ def test_a_fully_charged_car_idles_on_the_map_and_alerts_the_attendant(qtbot, th
     core.charging.status("CP-01", 1, S.AVAILABLE)  # it leaves
     qtbot.waitUntil(lambda: item.view.since_text.startswith("since "), timeout=2000)
     w.close()
+
+
+def test_ice_and_overstay_found_by_the_console_alert_the_attendant(qtbot, themed, core,
+                                                                   bridge):
+    from datetime import UTC, datetime
+
+    from app.domain.events import ViolationChanged
+    from ui.views.main_window import MainWindow
+
+    w = MainWindow(core, bridge)
+    qtbot.addWidget(w)
+
+    def violation(kind: str, actor: str, bay_id: str = "", status: str = "issued") -> None:
+        core.bus.publish(ViolationChanged(
+            at=datetime.now(UTC), violation_id=1, kind=kind, plate="GX512K", account_id=None,
+            bay_id=bay_id, parking_session_id=None, step="warning", amount=0, status=status,
+            actor=actor))
+
+    violation("ice", "system:enforcement", "EV-03")
+    qtbot.waitUntil(lambda: "ICE-ing at EV 03 (GX512K)" in w.alert_label.text(), timeout=2000)
+    violation("overstay", "system:enforcement")
+    qtbot.waitUntil(lambda: "Overstay: GX512K" in w.alert_label.text(), timeout=2000)
+    # An attendant's own fee, or a waiver, is not news to the attendant.
+    violation("ice", "att.bob", "EV-04")
+    violation("ice", "system:enforcement", "EV-05", status="waived")
+    qtbot.wait(50)
+    assert "Overstay: GX512K" in w.alert_label.text()
+    w.close()

@@ -210,6 +210,8 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.online_label)
         if hasattr(self._bridge, "idleChanged"):
             self._bridge.idleChanged.connect(self._on_idle)
+        if hasattr(self._bridge, "violationChanged"):
+            self._bridge.violationChanged.connect(self._on_violation)
         m = self.charger_model
         for sig in (m.dataChanged, m.rowsInserted, m.rowsRemoved, m.modelReset):
             sig.connect(self._update_online)
@@ -227,6 +229,21 @@ class MainWindow(QMainWindow):
         at = event.at.astimezone().strftime("%H:%M")
         self.alert_label.setText(f"⚡ {where}{f' ({plate})' if plate else ''}: vehicle fully "
                                  f"charged at {at} — the grace period runs, then idle fees")
+
+    def _on_violation(self, event: Any) -> None:
+        """ICE-ing or an overstay found by the console: the attendant's alert line."""
+        if event.status != "issued" or not str(event.actor).startswith("system"):
+            return
+        bay = next((b for b in self._core.site.bays if b.id == event.bay_id), None)
+        where = bay.label if bay is not None else event.bay_id
+        plate = event.plate or "unknown plate"
+        if event.kind == "ice":
+            text = f"⚠ ICE-ing at {where} ({plate}): parked at a charger without charging"
+        elif event.kind == "overstay":
+            text = f"⚠ Overstay: {plate} past the maximum stay"
+        else:
+            return
+        self.alert_label.setText(f"{text} — see Violations")
 
     # -- behaviour -------------------------------------------------------------------------
 
