@@ -104,19 +104,46 @@ BILL_COLUMNS = (
     "outstanding", "payment_methods", "tariff_versions", "computed_at")
 
 
+PAYMENT_COLUMNS = ("id", "at", "bill_id", "parking_session_id", "plate", "method",
+                   "reference", "amount", "currency", "actor")
+
+
 def add_export_parser(what: Any, common: Callable[..., None]) -> None:
-    """`export bills`, under the existing `export` subcommand (app.cli_chargers)."""
+    """`export bills` and `export payments`, under the existing `export` subcommand
+    (app.cli_chargers)."""
     from app.cli_chargers import parse_since
 
-    bills = what.add_parser("bills", help="bills (parking + charging), as CSV or JSON")
-    common(bills, suppress=True)
-    bills.add_argument("--format", choices=["csv", "json"], default="csv",
-                       help="csv (default, with a header row) or json (a list of objects)")
-    bills.add_argument("--since", type=parse_since, default=None, metavar="ISO",
-                       help="only bills of stays that began at or after this time; local "
-                            "time unless it has an offset or Z")
-    bills.add_argument("--output", "-o", type=Path, default=None, metavar="FILE",
-                       help="write to FILE instead of the standard output")
+    for name, help_, since_help in (
+            ("bills", "bills (parking + charging), as CSV or JSON",
+             "only bills of stays that began at or after this time"),
+            ("payments", "payments (cash, card with its terminal reference, invoice, "
+                         "permit) for reconciliation, as CSV or JSON",
+             "only payments taken at or after this time")):
+        sub = what.add_parser(name, help=help_)
+        common(sub, suppress=True)
+        sub.add_argument("--format", choices=["csv", "json"], default="csv",
+                         help="csv (default, with a header row) or json (a list of objects)")
+        sub.add_argument("--since", type=parse_since, default=None, metavar="ISO",
+                         help=f"{since_help}; local time unless it has an offset or Z")
+        sub.add_argument("--output", "-o", type=Path, default=None, metavar="FILE",
+                         help="write to FILE instead of the standard output")
+
+
+def payment_rows(conn: Any, since: Any = None) -> list[dict[str, Any]]:
+    """Every payment, oldest first, with its bill's stay, plate and currency."""
+    from sqlalchemy import inspect, select
+
+    from app.cli_chargers import _iso
+
+    if "payments" not in set(inspect(conn).get_table_names()):
+        return []
+    p, b = t.payments.c, t.bills.c
+    query = (select(p.id, p.at, p.bill_id, b.parking_session_id, b.plate, p.method,
+                    p.reference, p.amount, b.currency, p.actor)
+             .join(t.bills, t.bills.c.id == p.bill_id).order_by(p.at, p.id))
+    if since is not None:
+        query = query.where(p.at >= since)
+    return [{**r._mapping, "at": _iso(r.at)} for r in conn.execute(query)]
 
 
 def bill_rows(conn: Any, since: Any = None) -> list[dict[str, Any]]:
@@ -152,32 +179,37 @@ def bill_rows(conn: Any, since: Any = None) -> list[dict[str, Any]]:
     return rows
 
 
-def write_bills(rows: list[dict[str, Any]], fmt: str, out: Any, *,
-                lineterminator: str = "\r\n") -> None:
-    from app.cli_chargers import write_rows
-
-    write_rows(rows, BILL_COLUMNS, fmt, out, lineterminator=lineterminator)
-
-
 def export_bills(settings: Settings, fmt: str = "csv", *, since: Any = None,
                  output: Path | None = None, out: Any = None) -> int:
+    return _export(settings, bill_rows, BILL_COLUMNS, "bill", fmt, since, output, out)
+
+
+def export_payments(settings: Settings, fmt: str = "csv", *, since: Any = None,
+                    output: Path | None = None, out: Any = None) -> int:
+    return _export(settings, payment_rows, PAYMENT_COLUMNS, "payment", fmt, since, output,
+                   out)
+
+
+def _export(settings: Settings, rows_of: Callable[..., list[dict[str, Any]]],
+            columns: tuple[str, ...], noun: str, fmt: str, since: Any,
+            output: Path | None, out: Any) -> int:
     import io
 
-    from app.cli_chargers import read_database
+    from app.cli_chargers import read_database, write_rows
 
     with read_database(settings) as conn:
-        rows = bill_rows(conn, since)
+        rows = rows_of(conn, since)
     if output is None or str(output) == "-":
         stream = out if out is not None else sys.stdout
-        write_bills(rows, fmt, stream, lineterminator="\n")
+        write_rows(rows, columns, fmt, stream, lineterminator="\n")
         stream.flush()
         return 0
     buffer = io.StringIO(newline="")
-    write_bills(rows, fmt, buffer)
+    write_rows(rows, columns, fmt, buffer)
     try:
         output.write_text(buffer.getvalue(), encoding="utf-8", newline="")
     except OSError as exc:
         print(f"gatehouse: cannot write {output}: {exc}", file=sys.stderr)
         return 1
-    print(f"exported {len(rows)} bill(s) to {output}", file=sys.stderr)
+    print(f"exported {len(rows)} {noun}(s) to {output}", file=sys.stderr)
     return 0

@@ -101,6 +101,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
             return cli_billing.export_bills(settings, args.format, since=args.since,
                                             output=args.output, out=sys.stdout)
+        if args.command == "export" and args.export_what == "payments":
+            from app import cli_billing
+
+            return cli_billing.export_payments(settings, args.format, since=args.since,
+                                               output=args.output, out=sys.stdout)
     except DatabaseUnavailable as exc:
         print(f"gatehouse: {exc}", file=sys.stderr)
         return 1

@@ -1,7 +1,8 @@
 """Billing with a real core (demo site, SQLite file, OCPP loopback): a car enters, charges
 (bound at the bay), leaves -> one bill with parking waived while charging plus energy; a
 rebind moves the charging to the other stay's bill; a late offline transaction bound by
-the attendant recomputes; a waiver recomputes; a payment settles; `export bills` lists it."""
+the attendant recomputes; a waiver recomputes; a payment settles; `export bills` and
+`export payments` list it."""
 
 from __future__ import annotations
 
@@ -193,6 +194,17 @@ async def test_enter_charge_leave_waive_pay_export(core, settings, billing, cp,
     [listed] = json.loads(capsys.readouterr().out)
     assert (listed["id"], listed["total"], listed["payment_methods"]) == (record.id, 280,
                                                                           "card")
+    # The payments for reconciliation, with the card terminal's reference.
+    args = build_parser().parse_args(["export", "payments", "--data-dir",
+                                      str(settings.data_dir), "--demo"])
+    assert cli_chargers.run(args, settings_from_args(args)) == 0
+    [payment] = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {k: payment[k] for k in ("bill_id", "parking_session_id", "plate", "method",
+                                    "reference", "amount", "currency", "actor")} == {
+        "bill_id": str(record.id), "parking_session_id": str(session_id), "plate": "GX512K",
+        "method": "card", "reference": "PIN-0042", "amount": "280", "currency": "EUR",
+        "actor": "att.bob"}
+    assert payment["at"].endswith("Z")
 
 
 async def test_rebind_moves_the_charging_to_the_other_bill(core, billing, cp) -> None:
