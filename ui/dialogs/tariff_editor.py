@@ -213,6 +213,9 @@ class TariffEditorDialog(QDialog):
             edit.setObjectName(key)
             edit.setPlaceholderText("0.00 — blank: none" if kind == "money"
                                     else "minutes — blank: none")
+            if key.startswith("penalties."):
+                edit.setToolTip("Proposed when an attendant issues this fee; blank: the "
+                                "enforcement ladder's amount")
             form.addRow(label, edit)
             self.fields[key] = edit
             self._paths[path] = edit
