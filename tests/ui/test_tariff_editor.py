@@ -120,3 +120,63 @@ def test_tariff_editor_preview_validate_save(qapp, themed, tmp_path):
     rows = [r for r in db.execute("SELECT actor, action, target FROM audit_log ORDER BY id")]
     db.close()
     assert ("supervisor", "tariff_save", "tariff:standard") in rows
+
+
+def test_preview_a_real_stay_as_if_the_edited_tariff_applied(qapp, themed, tmp_path):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from app.adapters.db import tables as t
+    from app.domain.events import PlateRead
+    from app.domain.timeutil import utc_now
+
+    settings = loopback_settings(tmp_path)
+
+    async def scenario():
+        core = await build_core(settings)
+        await core.start()
+        bridge = CoreBridge(core)
+        view = BillsView(core, bridge, actor="supervisor")
+        core.gate.dedup_s = core.gate.passed_s = 0
+        try:
+            # A visitor stayed 2 h (less 30 s), paid 5.25 at the booth and left.
+            now = utc_now()
+            core.bus.publish(PlateRead(at=now, camera_id="CAM-ENTRY", plate="ZZ-901-K",
+                                       confidence=0.95, source="test"))
+            await wait_for(lambda: (s := core.gate.session_of("ZZ901K")) is not None
+                           and s.id > 0, 10)
+            sid = core.gate.session_of("ZZ901K").id
+            await core.writer.run(lambda conn: conn.execute(
+                update(t.parking_sessions).where(t.parking_sessions.c.id == sid)
+                .values(entry_at=now - timedelta(minutes=119, seconds=30))))
+            await core.billing.bill(sid)  # the backdated entry reaches the bill
+            core.bus.publish(PlateRead(at=utc_now(), camera_id="CAM-EXIT", plate="ZZ-901-K",
+                                       confidence=0.95, source="test"))
+            await wait_for(lambda: core.gate.pending("LANE-OUT") is not None, 10)
+            record = await core.billing.settle(sid)
+            assert record.total == 525  # 105 min after 15 free: 7 blocks of 0.75
+            await core.billing.pay("att", record.id, "cash", "", record.total)
+            core.gate.retry_pending("LANE-OUT")
+            await wait_for(lambda: core.gate.session_of("ZZ901K") is None, 10)
+            await core.billing.settle_pending()
+
+            dialog = view.open_tariffs()
+            await wait_for(dialog.stays_loaded, 10)
+            index = dialog.sample_combo.findData(f"stay:{sid}")
+            assert index == len(SAMPLES)  # after the built-in samples
+            assert "ZZ901K" in dialog.sample_combo.itemText(index)
+            dialog.sample_combo.setCurrentIndex(index)
+            assert "billed €5.25" in dialog.sample_label.text()
+            assert dialog.bill is not None and dialog.bill.total == 525
+            dialog.fields["parking.block_price"].setText("1.00")  # the change proposed
+            assert dialog.bill.total == 700
+            assert money(700, "EUR") in dialog.total_label.text()
+            dialog.close()
+        finally:
+            bridge.close()
+            await core.stop()
+            view.close()
+            view.deleteLater()
+
+    run_on_qasync(qapp, scenario())

@@ -3,11 +3,13 @@
 The form covers the common fields (amounts typed in currency units, e.g. 3.00, stored as
 integer minor units; a blank field leaves the component or cap out); the "Advanced (JSON)"
 tab shows the whole document for the rest (idle hours, discounts, ...). Both edit one
-document. The preview prices a built-in sample stay with the pure engine
-(app.domain.billing.compute_bill) and the edited, unsaved document, on every change. An
-invalid field is named next to the form and Save stays disabled. Save awaits
-``core.billing.save_tariff(actor, doc)`` (validates, audits, recomputes) on the running
-(qasync) loop and shows the version it stored. Non-modal; never exec().
+document. The preview prices a built-in sample stay, or one of the newest real stays that
+left (as if the edited tariff had applied to all of it, next to what it was billed), with
+the pure engine (app.domain.billing.compute_bill) and the edited, unsaved document, on
+every change. An invalid field is named next to the form and Save stays disabled. Save
+asks a supervisor's approval, then awaits ``core.billing.save_tariff(actor, doc,
+approval=...)`` (validates, audits, recomputes) on the running (qasync) loop and shows the
+version it stored. Non-modal; never exec().
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import asyncio
 import copy
 import json
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -79,6 +82,7 @@ FIELDS: tuple[tuple[str, str, str, str], ...] = (
 VAT_PATH = "tariff.vat_rate_bp"
 EFFECTIVE_PATH = "tariff.effective_from"
 
+RECENT_STAYS = 8  # real stays that left, offered as preview samples after the built-in ones
 SAMPLES: tuple[tuple[str, str], ...] = (
     ("parking", "2 h parking, no charging"),
     ("charging", "3 h stay, 2 h charging 20 kWh, 45 min idle after"),
@@ -169,6 +173,9 @@ class TariffEditorDialog(QDialog):
         self._doc: dict[str, Any] = {}
         self._updating = False
         self._tasks: set[asyncio.Task] = set()
+        # Recent real stays to preview on: session id -> (timeline, billed total, currency).
+        self._stays: dict[int, tuple[Any, int, str]] = {}
+        self._loads: set[asyncio.Task] = set()
         self.error: FieldError | None = None
         self.bill: Any = None
         self.saved_version: int | None = None
@@ -284,6 +291,7 @@ class TariffEditorDialog(QDialog):
         self.refresh_tariffs()
         self.adjustSize()  # sized before it has a native window (offscreen warns later)
         self.resize(960, 660)
+        self._load_stays()
 
     # -- the tariffs in force -------------------------------------------------------------
 
@@ -465,6 +473,58 @@ class TariffEditorDialog(QDialog):
         for p, widget in self._paths.items():
             widget.setStyleSheet(f"border: 1px solid {FAIL_COLOR};" if p == path else "")
 
+    # -- recent real stays as samples ----------------------------------------------------
+
+    def _load_stays(self, limit: int = RECENT_STAYS) -> None:
+        """Add the newest stays that left to the sample list: a supervisor sees what a
+        change would have made of real bills (fetched on the loop, never blocking)."""
+        recent = getattr(self._billing, "recent_bills", None)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if recent is None:
+            return
+
+        async def load() -> None:
+            rows = await recent(limit * 3)
+            zone = ZoneInfo(self.tz)
+            added = 0
+            for row in rows:
+                sid = row.get("parking_session_id")
+                if not sid or row.get("closed_at") is None or added >= limit:
+                    continue
+                try:
+                    timeline = await self._billing.timeline_for(int(sid))
+                except (KeyError, BillingError) as exc:
+                    log.info("tariff editor: stay %s not offered: %s", sid, exc)
+                    continue
+                if not shiboken6.isValid(self):
+                    return
+                self._stays[int(sid)] = (timeline, int(row.get("total") or 0),
+                                         str(row.get("currency") or ""))
+                entry = timeline.entry_at.astimezone(zone)
+                self.sample_combo.addItem(
+                    f"Stay {sid} · {row.get('plate') or 'no plate'} · {entry:%d %b %H:%M}",
+                    f"stay:{sid}")
+                added += 1
+
+        task = loop.create_task(load())
+        self._loads.add(task)
+        task.add_done_callback(self._loads.discard)
+        task.add_done_callback(_log_failure)
+
+    def stays_loaded(self) -> bool:
+        return not self._loads
+
+    def _stay_preview(self, key: str, tariff: Any) -> tuple[Any, Any] | None:
+        """A real stay, priced as if the edited tariff had applied to all of it (its
+        group, zone and start date set aside), and the bill it really got."""
+        timeline, billed, currency = self._stays[int(key.split(":", 1)[1])]
+        as_if = replace(tariff, group_id="", zone_id="",
+                        effective_from=min(tariff.effective_from, timeline.entry_at))
+        return timeline, (as_if, billed, currency)
+
     def sample_document(self) -> dict[str, Any]:
         tariff = tariff_from_dict({**self._doc, "version": 1})
         return sample_timeline(self.sample_combo.currentData(), tariff.effective_from,
@@ -474,13 +534,19 @@ class TariffEditorDialog(QDialog):
         self._validate_and_preview()
 
     def _preview(self, tariff: Any) -> None:
-        doc = sample_timeline(self.sample_combo.currentData(), tariff.effective_from,
-                              self.tz, tariff.group_id, tariff.zone_id)
-        timeline = timeline_from_dict(doc)
+        key = str(self.sample_combo.currentData())
         zone = ZoneInfo(self.tz)
+        billed_note = ""
+        if key.startswith("stay:"):
+            timeline, (tariff, billed, currency) = self._stay_preview(key, tariff)
+            billed_note = (f" · billed {money(billed, currency)}; with this tariff (as if "
+                           "it applied to the whole stay):")
+        else:
+            timeline = timeline_from_dict(sample_timeline(
+                key, tariff.effective_from, self.tz, tariff.group_id, tariff.zone_id))
         self.sample_label.setText(
             f"Entry {timeline.entry_at.astimezone(zone):%a %d %b %H:%M} · exit "
-            f"{timeline.exit_at.astimezone(zone):%a %d %b %H:%M} ({self.tz})")
+            f"{timeline.exit_at.astimezone(zone):%a %d %b %H:%M} ({self.tz}){billed_note}")
         try:
             bill = compute_bill(timeline, [tariff], zone)
         except BillingError as exc:
@@ -559,6 +625,12 @@ class TariffEditorDialog(QDialog):
     def _result(self, text: str, ok: bool) -> None:
         self.result_label.setText(text)
         self.result_label.setStyleSheet(f"color: {OK_COLOR if ok else FAIL_COLOR};")
+
+
+def _log_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        exc = task.exception()
+        log.warning("tariff editor: recent stays not loaded: %s: %s", type(exc).__name__, exc)
 
 
 def _item(text: str, right: bool = False) -> QTableWidgetItem:
