@@ -29,6 +29,7 @@ from app.adapters.ocpp.gateway import OcppGateway
 from app.adapters.ocpp.server import OcppServer
 from app.config import Settings
 from app.core import Core
+from app.domain.enforcement import Ladder
 from app.domain.site import Camera, Site
 from app.domain.site_io import site_from_dict
 from app.domain.timeutil import utc_now
@@ -80,7 +81,8 @@ async def build_core(settings: Settings) -> Core:
     engine, writer = await open_database(settings.resolved_db_url)
     try:
         # The site's stored settings (first-run setup), unless the command line said otherwise.
-        applied = settings.apply_stored(await writer.run(settings_repo.load_settings))
+        stored = await writer.run(settings_repo.load_settings)
+        applied = settings.apply_stored(stored)
         if applied:
             log.info("site settings from the database: %s", ", ".join(applied),
                      extra={"event": "stored_settings", "applied": applied})
@@ -224,7 +226,8 @@ async def build_core(settings: Settings) -> Core:
     core.staff = StaffService(SqlStaffStore(writer), audit, utc_now)
     core.enforcement = EnforcementService(site, SqlViolationStore(writer), bus, utc_now, audit,
                                           access=access, gate=core.gate,
-                                          propose_fee=core.billing.propose_fee)
+                                          propose_fee=core.billing.propose_fee,
+                                          ladder=_stored_ladder(stored))
     core.add_part("enforcement", core.enforcement.start, core.enforcement.stop)
     if settings.anpr_push_port is not None:
         from app.adapters.camera.push_server import PushServer
@@ -236,6 +239,19 @@ async def build_core(settings: Settings) -> Core:
     _add_camera_service(core, writer, _feed_factory(core, settings))
     _add_recognizer(core)
     return core
+
+
+def _stored_ladder(stored: dict[str, Any]) -> Ladder:
+    """The site's enforcement ladder (Violations → Ladder…); the default when none is
+    stored, or when the stored one is broken (said in the log, the console still starts)."""
+    from app.adapters.db.violation_repo import LADDER_SETTING
+
+    try:
+        return Ladder.from_dict(stored.get(LADDER_SETTING))
+    except ValueError as exc:
+        log.warning("stored enforcement ladder ignored (the default is used): %s", exc,
+                    extra={"event": "bad_stored_ladder"})
+        return Ladder()
 
 
 def _add_simulators(core: Core, settings: Settings, site: Site, server: OcppServer) -> None:

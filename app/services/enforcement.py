@@ -57,6 +57,7 @@ SYSTEM_ACTOR = "system:enforcement"
 AUDIT_ISSUE = "violation_issued"
 AUDIT_WAIVE = "violation_waived"
 AUDIT_ADJUST = "violation_adjusted"
+AUDIT_LADDER = "enforcement_ladder"
 EVIDENCE_WINDOW_S = 30 * 60.0  # reads and status changes this long before the offence
 OVERSTAY_CHECK_S = 60.0  # how often the cars inside are checked against their max stay
 MAX_READS = 20
@@ -77,6 +78,7 @@ class ViolationStore(Protocol):
     async def connector_timeline(self, charger_id: str, connector_id: int, since: datetime,
                                  until: datetime) -> list[dict]: ...
     async def parking_session(self, session_id: int) -> dict | None: ...
+    async def save_ladder(self, data: dict) -> None: ...
 
 
 class _Bus(Protocol):
@@ -199,6 +201,22 @@ class EnforcementService:
         plate = normalize_plate(plate)
         offences = self._offences(plate, self.account_of(plate))
         return self.ladder.level([v.offence for v in offences], self._clock())
+
+    async def set_ladder(self, actor: str, data: dict, *,
+                         approval: Approval | None = None) -> Ladder:
+        """Store and apply a new ladder (ValueError names a bad field). A supervisor
+        action; it counts the same offences from now on, it does not redo past steps."""
+        approval = require_supervisor(approval, "Changing the enforcement ladder")
+        ladder = Ladder.from_dict(data)
+        before = self.ladder.to_dict()
+        await self._store.save_ladder(ladder.to_dict())
+        self.ladder = ladder
+        self._audit(actor, AUDIT_LADDER, "enforcement:ladder",
+                    {"before": before, "after": ladder.to_dict(),
+                     "approved_by": approval.username})
+        log.info("enforcement ladder changed by %s: %s", approval.username, ladder.to_dict(),
+                 extra={"event": "enforcement_ladder_changed"})
+        return ladder
 
     def offences(self, plate: str) -> list[Violation]:
         """This plate's (and its account's) violations in the ladder window, newest first,

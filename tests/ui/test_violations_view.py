@@ -157,3 +157,53 @@ def test_offender_badge_in_view_and_lane_card(qapp, themed, tmp_path):
                 w.deleteLater()
 
     run_on_qasync(qapp, scenario())
+
+
+def test_a_supervisor_changes_the_ladder_and_it_stays_changed(qapp, themed, tmp_path):
+    settings = loopback_settings(tmp_path)
+
+    async def scenario():
+        core = await build_core(settings)
+        await core.start()
+        bridge = CoreBridge(core)
+        view = ViolationsView(core, bridge, actor="attendant")
+        try:
+            dialog = view.ask_ladder()
+            assert dialog.table.rowCount() == 3  # the default: warning, fee, ban
+            assert "3rd and later: ban 30 days + €50.00" in dialog.summary_label.text()
+            dialog.window_spin.setValue(30)
+            dialog.set_step(1, "fee", 0.0)  # a fee of nothing is refused, by name
+            assert "2nd offence, amount: a fee step needs an amount" in dialog.error_label.text()
+            assert not dialog.ok_button.isEnabled()
+            dialog.set_step(1, "fee", 10.0)
+            dialog.remove_button.click()  # two steps: warning, then fees
+            assert dialog.ok_button.isEnabled()
+            assert dialog.summary_label.text() == (
+                "1st: warning · 2nd and later: fee €10.00 (within 30 days)")
+            dialog.accept()
+            await approve_in_dialog(view)
+            await wait_for(lambda: core.enforcement.ladder.window_days == 30
+                           and not view.in_flight(), 10)
+            assert core.enforcement.ladder.to_dict() == {
+                "window_days": 30, "steps": [{"kind": "warning"},
+                                             {"kind": "fee", "amount": 1000}]}
+            assert "Ladder saved" in view.result_label.text()
+        finally:
+            bridge.close()
+            await core.stop()
+            view.close()
+            view.deleteLater()
+        again = await build_core(settings)  # the next start keeps it
+        try:
+            assert again.enforcement.ladder.window_days == 30
+            assert len(again.enforcement.ladder.steps) == 2
+        finally:
+            await again.stop()
+        return core
+
+    core = run_on_qasync(qapp, scenario())
+    db = sqlite3.connect(core.settings.data_dir / "demo.db")
+    rows = db.execute("SELECT action, details FROM audit_log WHERE action = "
+                      "'enforcement_ladder'").fetchall()
+    db.close()
+    assert len(rows) == 1 and '"approved_by": "supervisor"' in rows[0][1]

@@ -22,6 +22,7 @@ from app.services.bus import EventBus
 from app.services.enforcement import (
     AUDIT_ADJUST,
     AUDIT_ISSUE,
+    AUDIT_LADDER,
     AUDIT_WAIVE,
     SYSTEM_ACTOR,
     EnforcementService,
@@ -79,6 +80,9 @@ class FakeStore:
     async def connector_timeline(self, charger_id, connector_id, since, until):
         self.asked.append(("timeline", charger_id, connector_id, since, until))
         return list(self.timeline)
+
+    async def save_ladder(self, data):
+        self.ladder = data
 
     async def parking_session(self, session_id):
         return self.sessions.get(session_id)
@@ -287,3 +291,30 @@ async def test_start_loads_the_window_and_a_custom_ladder(world) -> None:
     bus.publish(ice(4))
     await service.idle()
     assert len(store.rows) == 3
+
+
+async def test_a_supervisor_changes_the_ladder_stored_audited_and_applied_at_once(world):
+    service, clock, bus, store, _access, _gate, audited, _events = world
+    await service.start()
+    for n in range(1, 3):
+        bus.publish(ice(n))
+        await service.idle()
+        clock.advance(60)
+    assert service.next_step("GX512K").kind is StepKind.BAN  # 2 in 90 days: the default
+    new = {"window_days": 30, "steps": [{"kind": "warning"}, {"kind": "warning"},
+                                        {"kind": "fee", "amount": 1000}]}
+    with pytest.raises(SupervisorRequired):
+        await service.set_ladder("att.bob", new)
+    with pytest.raises(ValueError, match=r"ladder\.steps\[0\]\.amount"):
+        await service.set_ladder("att.bob", {**new, "steps": [{"kind": "fee"}]},
+                                 approval=supervisor("sup.sue"))
+    ladder = await service.set_ladder("att.bob", new, approval=supervisor("sup.sue"))
+    assert store.ladder == ladder.to_dict() == new
+    assert service.ladder.window_days == 30
+    step = service.next_step("GX512K")  # the third offence: a fee now, no ban
+    assert (step.kind, step.amount) == (StepKind.FEE, 1000)
+    actor, action, target, detail = audited[-1]
+    assert (actor, action, target, detail["approved_by"]) == (
+        "att.bob", AUDIT_LADDER, "enforcement:ladder", "sup.sue")
+    assert detail["before"]["window_days"] == 90 and detail["after"] == new
+    await service.stop()

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from ui.dialogs.fee import FeeDialog
+from ui.dialogs.ladder_editor import LadderDialog, ordinal
 from ui.dialogs.supervisor_approval import ask_supervisor
 from ui.dialogs.violation_edit import ViolationEditDialog
 from ui.receipt import local_time, money
@@ -50,11 +51,6 @@ THUMB_W, THUMB_H = 120, 72
 MAX_THUMBS = 4
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 COLUMNS = ["Time", "Kind", "Plate / bay", "Step", "Amount", "Status", "Offender"]
-
-
-def ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
 
 
 def offender_text(count: int, window_days: int) -> str:
@@ -168,7 +164,11 @@ class ViolationsView(QWidget):
         self.waive_button.setToolTip("Supervisor action: written to the audit trail")
         self.adjust_button = QPushButton("Adjust…", detail)
         self.adjust_button.setToolTip("Supervisor action: written to the audit trail")
-        for i, button in enumerate((self.fee_button, self.waive_button, self.adjust_button)):
+        self.ladder_button = QPushButton("Ladder…", detail)
+        self.ladder_button.setToolTip("Warning, fee, ban: what each offence brings "
+                                      "(supervisor action, audited)")
+        for i, button in enumerate((self.fee_button, self.waive_button, self.adjust_button,
+                                    self.ladder_button)):
             buttons.addWidget(button, i // 2, i % 2)  # two a row: the dock stays narrow
         buttons.setColumnStretch(2, 1)
         dl.addLayout(buttons)
@@ -182,6 +182,7 @@ class ViolationsView(QWidget):
         self.fee_button.clicked.connect(lambda _c=False: self.ask_fee())
         self.waive_button.clicked.connect(lambda _c=False: self.ask_edit("waive"))
         self.adjust_button.clicked.connect(lambda _c=False: self.ask_edit("adjust"))
+        self.ladder_button.clicked.connect(lambda _c=False: self.ask_ladder())
         bridge.violationChanged.connect(self._on_changed)
         self._show(None)
         # Built outside the qasync loop (some tests): events only.
@@ -447,6 +448,24 @@ class ViolationsView(QWidget):
                 self._schedule(work, lambda r: self._done(r, message))
             ask_supervisor(self, self._core, what, run)
         return self._open(dialog, apply)
+
+    def ask_ladder(self) -> LadderDialog:
+        dialog = LadderDialog(self._enf.ladder, currency=self.currency, parent=self)
+        dialog.setObjectName("ladderDialog")
+
+        def save() -> None:
+            data = dialog.data()  # read before it is deleted
+            summary = dialog.summary_label.text()
+
+            def run(approval: Any) -> None:
+                self._schedule(self._enf.set_ladder(self.actor, data, approval=approval),
+                               lambda _ladder: self._ladder_saved(summary))
+            ask_supervisor(self, self._core, "Change the enforcement ladder", run)
+        return self._open(dialog, save)
+
+    def _ladder_saved(self, summary: str) -> None:
+        self._result(f"✓ Ladder saved: {summary}", True)
+        self._fill()  # the offender column counts in the new window
 
     def in_flight(self) -> bool:
         return self.runner.in_flight() > 0 or any(not t.done() for t in self._tasks)

@@ -92,12 +92,21 @@ def parking_session_facts(conn: Connection, session_id: int) -> dict[str, Any] |
             "exit_lane": row.exit_lane or "", "exit_at": row.exit_at}
 
 
+LADDER_SETTING = "enforcement.ladder"
+
+
 class SqlViolationStore:
     """ViolationStore through the DbWriter (the writer runs jobs in order: a read queued
     after a write sees it)."""
 
     def __init__(self, writer: DbWriter) -> None:
         self._writer = writer
+
+    async def save_ladder(self, data: dict) -> None:
+        """The site's enforcement ladder, as the `enforcement.ladder` site setting."""
+        from app.adapters.db.settings_repo import save_settings
+
+        await self._writer.run(lambda conn: save_settings(conn, {LADDER_SETTING: data}))
 
     async def insert(self, violation: Violation) -> int:
         values = _values(violation)
