@@ -134,3 +134,18 @@ def test_upgrade_from_0001_keeps_data_and_approves_configured_chargers(engine, t
         row = conn.execute(text("SELECT vendor, approved, lenient FROM chargers")).one()
         assert tuple(row) == ("ABB", 1, 0)
         assert conn.execute(text("SELECT count(*) FROM transactions")).scalar() == 0
+
+
+def test_the_migrations_build_every_index_the_tables_declare(engine):
+    """The schema the app reads is the one Alembic builds: every table's indexes (e.g. the
+    allowance's bills by account and entry, 0007) exist after upgrading a fresh file."""
+    from sqlalchemy import inspect
+
+    from app.adapters.db import tables as t
+
+    upgrade(engine)
+    found = inspect(engine)
+    for table in t.metadata.sorted_tables:
+        built = {ix["name"] for ix in found.get_indexes(table.name)}
+        declared = {ix.name for ix in table.indexes}
+        assert declared <= built, (table.name, declared - built)

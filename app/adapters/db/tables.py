@@ -435,6 +435,7 @@ bills = Table(
     Column("revision", Integer, nullable=False, default=1),
     Index("ix_bills_session", "parking_session_id", unique=True),
     Index("ix_bills_closed", "closed_at"),
+    Index("ix_bills_account_opened", "account_id", "opened_at"),  # the month's allowance
 )
 
 payments = Table(
