@@ -42,6 +42,7 @@ from app.domain.access import (
 )
 from app.domain.access_rules import AccessIndex, AccessPolicy, AccessStatus, Decision, GateFacts
 from app.domain.events import (
+    BillChanged,
     CardPresented,
     Event,
     GatePromptChanged,
@@ -237,7 +238,8 @@ class GateService:
             self._unsubscribe = [self._bus.subscribe(self._on_plate, PlateRead),
                                  self._bus.subscribe(self._on_card, CardPresented),
                                  self._bus.subscribe(self._on_presence,
-                                                     VehiclePresenceChanged)]
+                                                     VehiclePresenceChanged),
+                                 self._bus.subscribe(self._on_bill, BillChanged)]
 
     async def stop(self, grace_s: float = 3.0) -> None:
         """Stop listening; cancel pulses under way (a driver releases its coil by itself),
@@ -291,6 +293,26 @@ class GateService:
             self._plate_read(lane, event)
         except Exception as exc:
             self._fail("gate_read_failed", lane.id, event.plate, exc)
+
+    def _on_bill(self, event: BillChanged) -> None:
+        """A bill paid while its car waits at an exit (pay station, app, booth): the car
+        is decided again, so the barrier opens without the attendant."""
+        if event.paid < event.total:
+            return
+        for lane_id, prompt in list(self._pending.items()):
+            if prompt.status != UNPAID:
+                continue
+            session = self.session_of(prompt.value)
+            if session is None or session.id != event.parking_session_id:
+                continue
+            log.info("gate: bill %d paid while %s waits at %s: deciding again",
+                     event.bill_id, prompt.value, lane_id,
+                     extra={"event": "gate_paid_at_barrier", "lane_id": lane_id,
+                            "bill_id": event.bill_id})
+            try:
+                self.retry_pending(lane_id)
+            except Exception as exc:  # the attendant still has the prompt
+                self._fail("gate_retry_failed", lane_id, prompt.value, exc)
 
     def _on_card(self, event: CardPresented) -> None:
         lane = self._lane_by_id.get(event.lane_id)

@@ -244,7 +244,8 @@ async def test_a_late_offline_transaction_recomputes_the_bill(core, billing, cp)
 
 async def test_an_unpaid_bill_holds_the_exit_until_paid(core, billing) -> None:
     """The exit lane asks the bill: 3 hours unpaid -> the barrier stays closed and the
-    attendant sees why; paid at the pay station -> the next read opens it."""
+    attendant sees why; paid (at the pay station, while waiting) -> the barrier opens by
+    itself, without another read or the attendant."""
     core.gate.exit_check = billing.check_exit
     core.gate.dedup_s = core.gate.passed_s = 0  # the same car read again at once
     session_id = await enter(core, "HN-447-D", ago=timedelta(hours=3))
@@ -260,9 +261,10 @@ async def test_an_unpaid_bill_holds_the_exit_until_paid(core, billing) -> None:
     assert core.barriers["BAR-EXIT"].pulses == pulses
     assert core.gate.session_of("HN-447-D") is not None
     record = await billing.settle(session_id)
-    await billing.pay("cashier", record.id, "cash", "till 2", record.total - record.paid)
-    core.bus.publish(PlateRead(at=utc_now(), camera_id="CAM-EXIT", plate="HN-447-D",
-                               confidence=0.95, source="test"))
+    await billing.pay("pay-station", record.id, "card", "PS-1 4411", record.total - 1)
+    assert core.gate.pending("LANE-OUT") is not None  # a cent short: still waiting
+    assert core.barriers["BAR-EXIT"].pulses == pulses
+    await billing.pay("pay-station", record.id, "card", "PS-1 4412", 1)
     await wait_for(lambda: core.gate.session_of("HN-447-D") is None, WAIT)
     await wait_for(lambda: core.barriers["BAR-EXIT"].pulses == pulses + 1, WAIT)
     assert core.gate.pending("LANE-OUT") is None
