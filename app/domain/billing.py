@@ -120,6 +120,13 @@ def round_half_up(value: Decimal) -> int:
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def vat_of(amount: int, rate_bp: int, gross: bool) -> int:
+    """The VAT in (gross) or on (net) the lines of one rate, rounded half up once per rate."""
+    if gross:
+        return round_half_up(Decimal(amount) * rate_bp / (10000 + rate_bp))
+    return round_half_up(Decimal(amount) * rate_bp / 10000)
+
+
 def started_minutes(seconds: float) -> int:
     return math.ceil(seconds / 60 - 1e-9) if seconds > 0 else 0
 
@@ -397,6 +404,17 @@ class Bill:
     allowance_kwh_used: Decimal = Decimal(0)
     session_id: str = ""
     warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def gross_amount(self, component: str) -> int:
+        """What the driver pays for one component's lines (VAT included), with the VAT
+        worked out per rate the way the bill's own total is."""
+        by_rate: dict[int, int] = {}
+        for ln in self.lines:
+            if ln.component == component:
+                by_rate[ln.vat_rate_bp] = by_rate.get(ln.vat_rate_bp, 0) + ln.amount
+        if self.prices_include_vat:
+            return sum(by_rate.values())
+        return sum(v + vat_of(v, rate, gross=False) for rate, v in by_rate.items())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -722,12 +740,8 @@ def compute_bill(timeline: Timeline, tariffs: Sequence[Tariff], tz: ZoneInfo | s
     lines_total = sum(ln.amount for ln in lines)
     for rate in sorted(by_rate):
         amount = by_rate[rate]
-        if gross:
-            vat = round_half_up(Decimal(amount) * rate / (10000 + rate))
-            vat_rows.append((rate, amount - vat, vat))
-        else:
-            vat = round_half_up(Decimal(amount) * rate / 10000)
-            vat_rows.append((rate, amount, vat))
+        vat = vat_of(amount, rate, gross)
+        vat_rows.append((rate, amount - vat if gross else amount, vat))
         vat_total += vat
     subtotal = lines_total - vat_total if gross else lines_total
     total = lines_total if gross else lines_total + vat_total

@@ -6,13 +6,12 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from html import escape
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer
 
-from app.domain.billing import Bill, round_half_up
+from app.domain.billing import Bill
 from app.domain.charging import ChargerState, ConnectorStatus
 from app.domain.site import Bay
 from ui.models.common import DISPLAY, NO_VALUE, Index, Roles, RowTableModel, format_local
@@ -38,21 +37,11 @@ class IdleFee:
 
 def idle_fee_of(bill: Bill, tariffs: Iterable[Any] = (), idle_since: datetime | None = None
                 ) -> IdleFee:
-    """The bill's "idle" lines (the cap's negative line included), gross.
-
-    Line amounts are in the tariff's own convention: gross when prices_include_vat, else
-    net, and then the VAT of each line's rate is added the way compute_bill does it (per
-    rate, half-up), so the map shows what the driver will pay. Discounts and waivers are
-    separate lines of the bill and are not taken off here: this is the fee as it accrues.
-    """
-    by_rate: dict[int, int] = {}
-    for ln in bill.lines:
-        if ln.component == "idle":
-            by_rate[ln.vat_rate_bp] = by_rate.get(ln.vat_rate_bp, 0) + ln.amount
-    if bill.prices_include_vat:
-        amount = sum(by_rate.values())
-    else:
-        amount = sum(v + round_half_up(Decimal(v) * rate / 10000) for rate, v in by_rate.items())
+    """The bill's "idle" lines (the cap's negative line included), VAT included
+    (Bill.gross_amount), so the map shows what the driver will pay. Discounts and waivers
+    are separate lines of the bill and are not taken off here: this is the fee as it
+    accrues."""
+    amount = bill.gross_amount("idle")
     # The grace: from the idle rule of a tariff version this bill used, the one in force
     # when charging finished (the bill prices idle time by that version too).
     versions = set(bill.tariff_versions)
