@@ -36,12 +36,11 @@ from PySide6.QtWidgets import (
 
 from app.domain.access import DEFAULT_PLATE_PATTERNS
 from app.domain.site import Camera, CameraRole
+from ui.views.access_actions import FAIL_COLOR, OK_COLOR
 
 log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT_S = 5
-OK_COLOR = "#1a7f37"
-FAIL_COLOR = "#cf222e"
 PENDING_COLOR = "#59636e"
 _KNOWN = ("rtsp_transport", "username", "password", "mode", "roi", "recognizer", "country")
 

@@ -51,11 +51,11 @@ from app.domain.billing import BillingError, compute_bill, timeline_from_dict
 from app.domain.tariffs import FieldError, tariff_from_dict, tariff_to_dict
 from ui.dialogs.supervisor_approval import ask_supervisor
 from ui.receipt import money, quantity
+from ui.views.access_actions import FAIL_COLOR, show_result
 from ui.views.command_bar import actor_name
 
 log = logging.getLogger(__name__)
 
-OK_COLOR, FAIL_COLOR = "#2e7d32", "#c62828"
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 P = "tariff.components"
 
@@ -623,8 +623,7 @@ class TariffEditorDialog(QDialog):
         self.save_button.setEnabled(self.error is None)
 
     def _result(self, text: str, ok: bool) -> None:
-        self.result_label.setText(text)
-        self.result_label.setStyleSheet(f"color: {OK_COLOR if ok else FAIL_COLOR};")
+        show_result(self.result_label, text, ok)
 
 
 def _log_failure(task: asyncio.Task) -> None:

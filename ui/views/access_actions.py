@@ -35,6 +35,10 @@ OK_COLOR = "#1a7f37"
 FAIL_COLOR = "#cf222e"
 
 
+# Refusals a service call explains in words (a bad value, an unknown id, no approval).
+SERVICE_REFUSALS: tuple[type[Exception], ...] = (ValueError, KeyError, PermissionError)
+
+
 class ChangeRunner(QObject):
     """Schedules changes; `ok(result)` or `fail(message)` is called when one is done.
 
@@ -80,8 +84,34 @@ class ChangeRunner(QObject):
         if shiboken6.isValid(self) and ok is not None:
             ok(result)
 
+    def call(self, work: Awaitable[Any], *, ok: Callable[[Any], None],
+             fail: Callable[[str], None],
+             expected: tuple[type[Exception], ...] = SERVICE_REFUSALS) -> None:
+        """run() for a service call already made (a coroutine): closed, never awaited, when
+        there is no loop to run it on."""
+        if not self.run(lambda: work, ok=ok, fail=fail, expected=expected):
+            close = getattr(work, "close", None)
+            if close is not None:
+                close()
+
     def in_flight(self) -> int:
         return len(self._tasks)
+
+
+def open_dialog(owner: Any, dialog: Any, on_accept: Callable[[], None]) -> Any:
+    """open() a dialog (never exec() under qasync): `on_accept` runs once it is accepted,
+    and it is deleted when it closes. Kept on `owner.dialog`: tests drive it."""
+    dialog.accepted.connect(on_accept)
+    dialog.finished.connect(dialog.deleteLater)
+    owner.dialog = dialog
+    dialog.open()
+    return dialog
+
+
+def show_result(label: QLabel, text: str, ok: bool) -> None:
+    """A view's result line: how the last action went, green or red."""
+    label.setText(text)
+    label.setStyleSheet(f"color: {OK_COLOR if ok else FAIL_COLOR};")
 
 
 def run_form(runner: ChangeRunner, status: StatusLine | None, dialog: Any,

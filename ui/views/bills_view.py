@@ -39,13 +39,12 @@ from ui.dialogs.supervisor_approval import ask_supervisor
 from ui.dialogs.tariff_editor import TariffEditorDialog
 from ui.dialogs.waiver import WaiverDialog
 from ui.receipt import HAS_PRINT, local_time, money, print_receipt, quantity, save_pdf
-from ui.views.access_actions import ChangeRunner
+from ui.views.access_actions import ChangeRunner, open_dialog, show_result
 from ui.views.command_bar import actor_name
 from ui.views.offender_badge import BADGE_COLOR, BadgeCache, badge_html
 
 log = logging.getLogger(__name__)
 
-OK_COLOR, FAIL_COLOR = "#2e7d32", "#c62828"
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
 
@@ -418,11 +417,7 @@ class BillsView(QWidget):
         return getattr(site, "name", "") or ""
 
     def _open(self, dialog: Any, on_accept: Callable[[], None]) -> Any:
-        dialog.accepted.connect(on_accept)
-        dialog.finished.connect(dialog.deleteLater)
-        self.dialog = dialog
-        dialog.open()
-        return dialog
+        return open_dialog(self, dialog, on_accept)
 
     def _done(self, record: Any, message: str) -> None:
         self._result(f"✓ {message}: owed now {money(record.outstanding, record.currency)}",
@@ -433,14 +428,10 @@ class BillsView(QWidget):
             self._fill_stays()
 
     def _result(self, text: str, ok: bool) -> None:
-        self.result_label.setText(text)
-        self.result_label.setStyleSheet(f"color: {OK_COLOR if ok else FAIL_COLOR};")
+        show_result(self.result_label, text, ok)
 
     def _schedule(self, work: Awaitable[Any], done: Callable[[Any], None]) -> None:
         """Run a service call on the loop; its result goes to `done`, a refusal (ValueError,
         KeyError: a message for the user) to the result line."""
-        started = self.runner.run(lambda: work, ok=done,
-                                  expected=(ValueError, KeyError, PermissionError),
-                                  fail=lambda m: self._result(f"✗ Not done: {m}", False))
-        if not started:
-            work.close()  # type: ignore[attr-defined]
+        self.runner.call(work, ok=done,
+                         fail=lambda m: self._result(f"✗ Not done: {m}", False))

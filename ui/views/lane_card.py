@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.views.access_actions import FAIL_COLOR, OK_COLOR
 from ui.views.charger_panel import ElidedLabel
 
 # state -> (words, fill, text colour). Amber and light grey carry dark text.
@@ -34,8 +35,6 @@ _TIPS = {
     "offline": "The console does not drive this barrier (not configured or not started)",
     "none": "This lane has no barrier",
 }
-OK_COLOR = "#1a7f37"
-FAIL_COLOR = "#cf222e"
 PENDING_COLOR = "#59636e"
 WARN_COLOR = "#9a6700"
 

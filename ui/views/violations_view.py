@@ -41,12 +41,12 @@ from ui.dialogs.ladder_editor import LadderDialog, ordinal
 from ui.dialogs.supervisor_approval import ask_supervisor
 from ui.dialogs.violation_edit import ViolationEditDialog
 from ui.receipt import local_time, money
-from ui.views.access_actions import ChangeRunner
+from ui.views.access_actions import ChangeRunner, open_dialog, show_result
 from ui.views.command_bar import actor_name
 
 log = logging.getLogger(__name__)
 
-OK_COLOR, FAIL_COLOR, WARN_COLOR = "#2e7d32", "#c62828", "#ef6c00"
+WARN_COLOR = "#ef6c00"
 THUMB_W, THUMB_H = 120, 72
 MAX_THUMBS = 4
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -473,11 +473,7 @@ class ViolationsView(QWidget):
     # -- helpers ------------------------------------------------------------------------
 
     def _open(self, dialog: Any, on_accept: Callable[[], None]) -> Any:
-        dialog.accepted.connect(on_accept)
-        dialog.finished.connect(dialog.deleteLater)
-        self.dialog = dialog
-        dialog.open()
-        return dialog
+        return open_dialog(self, dialog, on_accept)
 
     def _done(self, v: Any, message: str) -> None:
         self._current = v.id
@@ -487,14 +483,10 @@ class ViolationsView(QWidget):
                      f"{money(v.amount, self.currency)} ({_value(v.status)})", True)
 
     def _result(self, text: str, ok: bool) -> None:
-        self.result_label.setText(text)
-        self.result_label.setStyleSheet(f"color: {OK_COLOR if ok else FAIL_COLOR};")
+        show_result(self.result_label, text, ok)
 
     def _schedule(self, work: Awaitable[Any], done: Callable[[Any], None]) -> None:
         """Run a service call on the loop; its result goes to `done`, a refusal (ValueError,
         KeyError: a message for the user) to the result line."""
-        started = self.runner.run(lambda: work, ok=done,
-                                  expected=(ValueError, KeyError, PermissionError),
-                                  fail=lambda m: self._result(f"✗ Not done: {m}", False))
-        if not started:
-            work.close()  # type: ignore[attr-defined]
+        self.runner.call(work, ok=done,
+                         fail=lambda m: self._result(f"✗ Not done: {m}", False))
