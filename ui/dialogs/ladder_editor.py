@@ -33,14 +33,10 @@ from PySide6.QtWidgets import (
 from app.domain.enforcement import Ladder
 from ui.receipt import money
 from ui.views.access_actions import FAIL_COLOR
+from ui.views.offender_badge import ordinal
 
 KINDS = (("warning", "Warning"), ("fee", "Fee"), ("ban", "Ban"))
 MAX_STEPS = 10
-
-
-def ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
 
 
 def step_text(step: dict[str, Any], currency: str) -> str:

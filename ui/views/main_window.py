@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.services.enforcement import SYSTEM_ACTOR
 from ui.dialogs.about import AboutDialog
 from ui.models.bays import BayTableModel
 from ui.models.chargers import ChargerTableModel
@@ -232,7 +233,7 @@ class MainWindow(QMainWindow):
 
     def _on_violation(self, event: Any) -> None:
         """ICE-ing or an overstay found by the console: the attendant's alert line."""
-        if event.status != "issued" or not str(event.actor).startswith("system"):
+        if event.status != "issued" or event.actor != SYSTEM_ACTOR:
             return
         bay = next((b for b in self._core.site.bays if b.id == event.bay_id), None)
         where = bay.label if bay is not None else event.bay_id

@@ -25,6 +25,12 @@ KIND_WORDS = {"ice": "Parked, not charging", "overstay": "Overstay", "idle": "Id
               "charging", "fee": "Fee"}
 
 
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 21st: offences as the badge and the ladder count them."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def _value(x: Any) -> str:
     return str(getattr(x, "value", x) or "")
 

@@ -37,12 +37,13 @@ from PySide6.QtWidgets import (
 )
 
 from ui.dialogs.fee import FeeDialog
-from ui.dialogs.ladder_editor import LadderDialog, ordinal
+from ui.dialogs.ladder_editor import LadderDialog
 from ui.dialogs.supervisor_approval import ask_supervisor
 from ui.dialogs.violation_edit import ViolationEditDialog
 from ui.receipt import local_time, money
 from ui.views.access_actions import ChangeRunner, open_dialog, show_result
 from ui.views.command_bar import actor_name
+from ui.views.offender_badge import ordinal
 
 log = logging.getLogger(__name__)
 
